@@ -1,0 +1,219 @@
+"""Validate a whole experiment config at once, load YAML, apply overrides, resolve components.
+
+``validate_config`` collects the schema errors of pydantic *and* the errors of every selected
+component (unknown names with the closest known one, params rejected by the component's own
+``Params`` model, missing folders) and raises one :class:`ConfigError` listing them all, before
+anything heavy is loaded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from llara_core.config.schema import ExperimentConfig
+from llara_core.errors import ConfigError, LlaraError, UnknownComponentError
+from llara_core.slots import SLOTS
+
+#: config section -> slot name
+COMPONENT_SECTIONS: dict[str, str] = {
+    "item_encoder": "item_encoders",
+    "projector": "projectors",
+    "prompt_builder": "prompt_builders",
+    "curriculum": "curriculum_schedulers",
+    "backbone": "backbones",
+}
+ITEM_ENCODER_CONFIG = "config.json"
+
+
+def _path(loc: Sequence[Any]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at ``loc`` (for misspelt-key suggestions)."""
+    for key in loc:
+        field = model.model_fields.get(str(key))
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            return None
+        model = nxt
+    return model
+
+
+def _pydantic_errors(exc: ValidationError, prefix: str, model: type[BaseModel] | None) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not str(p).startswith("function-")]
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden" and model is not None and loc:
+            owner = _model_at(model, loc[:-1])
+            if owner is not None:
+                close = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
+                msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+                msg += f" (allowed: {', '.join(owner.model_fields)})"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], (dict, list)):
+            msg += f" (got {err['input']!r})"
+        out.append((_path([prefix, *loc] if prefix else loc), msg))
+    return out
+
+
+def read_item_encoder_checkpoint(folder: Path) -> dict[str, Any]:
+    """The JSON config of a trained item encoder folder; LlaraError when absent or unreadable."""
+    cfg = Path(folder) / ITEM_ENCODER_CONFIG
+    if not cfg.is_file():
+        raise LlaraError(f"{cfg}: not found (expected a folder written by `llara sr train`)")
+    try:
+        return json.loads(cfg.read_text())
+    except json.JSONDecodeError as exc:
+        raise LlaraError(f"{cfg}: not valid JSON ({exc})") from exc
+
+
+def _component(section: str, raw: Any) -> tuple[str | None, dict[str, Any], list[tuple[str, str]]]:
+    """(name, params, errors) of one component section of the raw mapping."""
+    if isinstance(raw, str):
+        return raw, {}, []
+    if not isinstance(raw, Mapping):
+        return None, {}, []  # pydantic reports the type error
+    name, params = raw.get("name"), raw.get("params") or {}
+    errors: list[tuple[str, str]] = []
+    if section == "item_encoder" and raw.get("checkpoint"):
+        try:
+            saved = read_item_encoder_checkpoint(Path(raw["checkpoint"]))
+        except LlaraError as exc:
+            return None, {}, [("item_encoder.checkpoint", str(exc))]
+        if name is not None and name != saved.get("component"):
+            errors.append(("item_encoder.name", f"{name!r} does not match the checkpoint's {saved.get('component')!r}"))
+        name, params = saved.get("component"), {**saved.get("params", {}), **params}
+    if not isinstance(name, str) or not isinstance(params, Mapping):
+        return None, {}, errors
+    return name, dict(params), errors
+
+
+def validate_components(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Errors of every component section of a raw config mapping (empty when all are valid)."""
+    errors: list[tuple[str, str]] = []
+    defaults = {name: f.default_factory().name for name, f in ExperimentConfig.model_fields.items()
+                if name in COMPONENT_SECTIONS and f.default_factory is not None}
+    for section, slot in COMPONENT_SECTIONS.items():
+        if section not in raw and section not in defaults:
+            continue
+        name, params, errs = _component(section, raw.get(section, defaults.get(section)))
+        errors += errs
+        if name is None:
+            continue
+        registry = SLOTS[slot]
+        try:
+            registry.validate_params(name, params)
+        except UnknownComponentError as exc:
+            errors.append((f"{section}.name", str(exc)))
+        except ValidationError as exc:
+            model = None
+            try:
+                model = registry.params_model(name)
+            except LlaraError:
+                pass
+            errors += _pydantic_errors(exc, f"{section}.params", model)
+        except LlaraError as exc:  # plugin fails to import, duplicate providers
+            errors.append((f"{section}.name", str(exc)))
+    return errors
+
+
+def validate_paths(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    errors = []
+    manifest = cfg.data.path / "manifest.json"
+    if not manifest.is_file():
+        errors.append(("data.path", f"{cfg.data.path}: no manifest.json (expected a dataset folder "
+                       "written by `llara data ...`)"))
+    return errors
+
+
+def validate_config(raw: Mapping[str, Any] | ExperimentConfig, source: str | None = None) -> ExperimentConfig:
+    """The validated config, or a ConfigError that lists every error with its path."""
+    if isinstance(raw, ExperimentConfig):
+        raw = raw.model_dump(mode="json", exclude_unset=False)
+    if not isinstance(raw, Mapping):
+        raise ConfigError([("", f"expected a mapping of sections, got {type(raw).__name__}")], source)
+    errors: list[tuple[str, str]] = []
+    cfg = None
+    try:
+        cfg = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        errors += _pydantic_errors(exc, "", ExperimentConfig)
+    errors += validate_components(raw)
+    if cfg is not None:
+        errors += validate_paths(cfg)
+    if errors:
+        raise ConfigError(sorted(set(errors), key=errors.index), source)
+    return cfg
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (values parsed as YAML) to a raw mapping, in place."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError([(item, "override must look like section.key=value")])
+        key, value = item.split("=", 1)
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if isinstance(nxt, str):  # bare component name -> expand to a mapping
+                nxt = {"name": nxt}
+            if not isinstance(nxt, dict):
+                nxt = {}
+            node[part] = nxt
+            node = nxt
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def load_raw(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([("", "file not found")], str(path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError([("", f"not valid YAML: {exc}")], str(path)) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError([("", "expected a mapping of sections at the top level")], str(path))
+    return raw
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read a YAML config, apply overrides and validate it whole. Relative paths in the config
+    are resolved against the current directory (as the CLI user types them)."""
+    raw = apply_overrides(load_raw(path), overrides)
+    return validate_config(raw, source=str(path))
+
+
+def resolved_config(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config as JSON-ready data, each component with its full params, implementation,
+    distribution and version (written next to every run's outputs)."""
+    out = cfg.model_dump(mode="json")
+    for section, slot in COMPONENT_SECTIONS.items():
+        name, params, _ = _component(section, out[section])
+        registry = SLOTS[slot]
+        info = registry.describe(name)
+        full = registry.validate_params(name, params).model_dump(mode="json")
+        out[section].update(
+            name=name,
+            params=full,
+            implementation=info["implementation"],
+            distribution=info["distribution"],
+            version=info["version"],
+        )
+    return out

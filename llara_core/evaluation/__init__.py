@@ -1,0 +1,1 @@
+"""Evaluation shared by sequential recommenders and LLMs: ranks, metrics, intervals."""

@@ -1,0 +1,60 @@
+"""Ranking metrics over candidate sets.
+
+Every method (sequential recommender, baseline, LLM scorer) produces one score per candidate;
+the metrics below turn scores into per-sample values, so intervals and paired comparisons work
+on the same arrays. Ties are broken uniformly at random *in expectation* (exactly, without
+drawing), so a constant scorer gets HR@1 = 1/N rather than 0 or 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+DEFAULT_KS = (1, 5, 10)
+NDCG_KS = (5, 10)
+
+
+def target_ranks(scores: np.ndarray, target_pos: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(greater, ties): per sample, how many candidates score strictly higher than the target
+    and how many other candidates score equal to it. ``scores`` is ``(B, N)``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    pos = np.asarray(target_pos, dtype=np.int64)
+    t = scores[np.arange(len(pos)), pos][:, None]
+    greater = (scores > t).sum(1)
+    ties = (scores == t).sum(1) - 1
+    return greater, ties
+
+
+def _expected(greater: np.ndarray, ties: np.ndarray, value) -> np.ndarray:
+    """E[value(rank)] for rank uniform on greater .. greater + ties (0-based)."""
+    out = np.zeros(len(greater), dtype=np.float64)
+    for i, (g, e) in enumerate(zip(greater.tolist(), ties.tolist())):
+        r = np.arange(g, g + e + 1)
+        out[i] = value(r).mean()
+    return out
+
+
+def per_sample_metrics(
+    greater: np.ndarray, ties: np.ndarray, ks: Sequence[int] = DEFAULT_KS, ndcg_ks: Sequence[int] = NDCG_KS
+) -> dict[str, np.ndarray]:
+    """Per-sample HR@k, NDCG@k and reciprocal rank (each an array of length B)."""
+    greater = np.asarray(greater)
+    ties = np.asarray(ties)
+    out: dict[str, np.ndarray] = {}
+    for k in ks:
+        out[f"hr@{k}"] = _expected(greater, ties, lambda r, k=k: (r < k).astype(float))
+    for k in ndcg_ks:
+        out[f"ndcg@{k}"] = _expected(greater, ties, lambda r, k=k: np.where(r < k, 1.0 / np.log2(r + 2.0), 0.0))
+    out["mrr"] = _expected(greater, ties, lambda r: 1.0 / (r + 1.0))
+    return out
+
+
+def metrics_from_scores(scores: np.ndarray, target_pos: Sequence[int]) -> dict[str, np.ndarray]:
+    """Per-sample metrics of a ``(B, N)`` score matrix with the target at ``target_pos``."""
+    return per_sample_metrics(*target_ranks(scores, target_pos))
+
+
+def summarise(per_sample: dict[str, np.ndarray]) -> dict[str, float]:
+    return {k: float(np.mean(v)) if len(v) else float("nan") for k, v in per_sample.items()}

@@ -1,0 +1,45 @@
+"""Backbone loader slot: a name/path plus options -> (causal LM, tokenizer)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from llara_core.registry import NoParams
+
+
+@dataclass
+class Backbone:
+    """A loaded causal LM and its tokenizer.
+
+    ``model`` is a ``transformers.PreTrainedModel`` whose forward accepts ``inputs_embeds``,
+    ``attention_mask``, ``labels`` and ``past_key_values``; ``tokenizer`` a fast tokenizer with a
+    pad token set. ``identity`` describes the weights (id, file, hash) for result manifests;
+    ``chat_template`` tells prompt formatting whether to wrap prompts as chat messages.
+    """
+
+    model: Any
+    tokenizer: Any
+    identity: dict[str, Any] = field(default_factory=dict)
+    use_chat_template: bool = False
+
+
+class BackboneLoader(ABC):
+    """Loads a backbone. Constructed as ``cls(**params)``; ``load()`` does the (slow) work.
+
+    Params common to all loaders: ``dtype`` (float32 | bfloat16), ``attn_implementation``
+    (sdpa | eager), ``gradient_checkpointing`` (bool). The returned model is in train mode with
+    all parameters trainable; the tuning mode (lora / freeze / full) is applied by the caller.
+    """
+
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, **params: Any):
+        self.params = self.Params(**params)
+
+    @abstractmethod
+    def load(self) -> Backbone:
+        """Load model and tokenizer; no network access unless the user asked for a hub id."""

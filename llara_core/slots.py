@@ -1,0 +1,61 @@
+"""The five component slots of llara, each a Registry bound to its interface and entry-point group."""
+
+from __future__ import annotations
+
+from llara_core.interfaces import (
+    BackboneLoader,
+    CurriculumScheduler,
+    ItemEncoder,
+    Projector,
+    PromptBuilder,
+)
+from llara_core.registry import Registry
+
+ITEM_ENCODERS = Registry(
+    "item_encoders",
+    ItemEncoder,
+    "llara.item_encoders",
+    "Sequential recommenders: item ids -> behaviour embeddings (dim d) and next-item scores.",
+)
+PROJECTORS = Registry(
+    "projectors",
+    Projector,
+    "llara.projectors",
+    "Trainable maps from behaviour embeddings (d) to the LLM's hidden size (H).",
+)
+PROMPT_BUILDERS = Registry(
+    "prompt_builders",
+    PromptBuilder,
+    "llara.prompt_builders",
+    "Sample + mode (text / hybrid / behaviour) -> prompt text, placeholder item ids, target.",
+)
+CURRICULUM_SCHEDULERS = Registry(
+    "curriculum_schedulers",
+    CurriculumScheduler,
+    "llara.curriculum_schedulers",
+    "(global step, total steps) -> probability of a hybrid prompt.",
+)
+BACKBONES = Registry(
+    "backbones",
+    BackboneLoader,
+    "llara.backbones",
+    "Causal language models with their tokenizers (hub id, local folder, GGUF, presets).",
+)
+
+SLOTS: dict[str, Registry] = {
+    r.slot: r for r in (ITEM_ENCODERS, PROJECTORS, PROMPT_BUILDERS, CURRICULUM_SCHEDULERS, BACKBONES)
+}
+
+
+def get_slot(name: str) -> Registry:
+    """The registry of slot ``name`` (plural, as in ``llara components projectors``)."""
+    from llara_core.errors import UnknownComponentError
+
+    key = name.replace("-", "_")
+    if key not in SLOTS:
+        import difflib
+
+        close = difflib.get_close_matches(key, list(SLOTS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UnknownComponentError(f"unknown slot {name!r}{hint} (slots: {', '.join(SLOTS)})")
+    return SLOTS[key]

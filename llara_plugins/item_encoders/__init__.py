@@ -1,0 +1,1 @@
+"""Built-in item encoders (sequential recommenders)."""
