@@ -51,8 +51,9 @@ class Prompt:
 class PromptBuilder(ABC):
     """Builds LLaRA prompts.
 
-    Constructed as ``cls(titles=..., **params)`` where ``titles[i]`` is item i's title (a
-    runtime dependency from the dataset). ``build`` is pure: the caller chooses the template
+    Constructed as ``cls(titles=..., dataset_domain=..., **params)`` where ``titles[i]`` is
+    item i's title and ``dataset_domain`` the dataset's domain (movie, music, game, item), both
+    runtime dependencies from the dataset. ``build`` is pure: the caller chooses the template
     (``template_index``, 0 <= index < ``n_templates``) from its own seeded generator, so the
     choice is made once per batch in the training process, never in data-loader workers.
     """

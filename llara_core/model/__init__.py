@@ -1,0 +1,1 @@
+"""The composed LLaRA model: backbone setup, tokens, prompt batching, embedding injection."""

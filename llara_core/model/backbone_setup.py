@@ -1,0 +1,70 @@
+"""Shared options and finishing steps for backbone loaders (used by every backbone plugin)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class BackboneOptions(BaseModel):
+    """Params every backbone loader accepts."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="weights dtype; float32 master weights are recommended for training"
+    )
+    attn_implementation: Literal["sdpa", "eager"] = "sdpa"
+    gradient_checkpointing: bool = False
+    use_chat_template: bool | None = Field(
+        None, description="wrap prompts in the tokenizer's chat template; None = when it has one"
+    )
+
+
+def finish_backbone(model: Any, tokenizer: Any, options: BackboneOptions) -> bool:
+    """Set the pad token, dtype and gradient checkpointing; return whether to use the chat template.
+
+    The pad token: the tokenizer's own if set, else EOS (labels never depend on the pad id:
+    llara builds labels from token spans, and attention masks hide padding).
+    """
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.to(DTYPES[options.dtype])
+    if options.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    if options.use_chat_template is None:
+        return bool(getattr(tokenizer, "chat_template", None))
+    if options.use_chat_template and not getattr(tokenizer, "chat_template", None):
+        raise ValueError("backbone.params.use_chat_template is true but the tokenizer has no chat template")
+    return options.use_chat_template
+
+
+def file_fingerprint(path: str | Path, full_hash_limit: int = 2 << 30) -> dict[str, Any]:
+    """Name, size and sha256 of a weights file (sha256 skipped above ``full_hash_limit`` bytes)."""
+    path = Path(path)
+    info: dict[str, Any] = {"file": path.name, "bytes": path.stat().st_size}
+    if info["bytes"] <= full_hash_limit:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+        info["sha256"] = h.hexdigest()
+    return info
+
+
+def state_fingerprint(model: torch.nn.Module) -> str:
+    """sha256 over a model's parameter bytes (for weights built in memory)."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().to(torch.float32).contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
