@@ -213,6 +213,8 @@ class Registry:
             seen.add(key)
             entry = _Entry(ep.name, Provider(dist, version, ep.value), entry_point=ep)
             old = self._entries.get(ep.name)
+            if old is not None and old.entry_point is None:
+                continue  # a code registration kept by reset_discovery (possibly override=True) wins
             if old is not None:
                 self._conflicts.setdefault(ep.name, [old.provider]).append(entry.provider)
                 continue

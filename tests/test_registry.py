@@ -1,0 +1,299 @@
+"""The generic Registry: registration, build, describe, presets, errors, interface checks."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata as md
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llara_core.errors import (
+    ComponentInterfaceError,
+    DuplicateComponentError,
+    LlaraError,
+    UnknownComponentError,
+)
+from llara_core.registry import NoParams, Registry
+from llara_core.slots import PROJECTORS, SLOTS, get_slot
+
+GROUP = "llara.tests.shapes"  # no installed distribution declares this group
+
+
+class Shape(ABC):
+    """A toy slot interface: something with an area."""
+
+    Params = NoParams
+
+    @abstractmethod
+    def area(self) -> float: ...
+
+
+class SquareParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    side: float = Field(1.0, gt=0)
+    label: str = "square"
+
+
+class Square(Shape):
+    """A square of a given side.
+
+    More text that describe() must not show.
+    """
+
+    Params = SquareParams
+
+    def __init__(self, side: float = 1.0, label: str = "square", scale: float = 1.0):
+        self.side, self.label, self.scale = side, label, scale
+
+    def area(self) -> float:
+        return (self.side * self.scale) ** 2
+
+
+class Circle(Shape):
+    """A unit circle (no params)."""
+
+    def area(self) -> float:
+        return 3.14159
+
+
+@pytest.fixture
+def shapes() -> Registry:
+    return Registry("shapes", Shape, GROUP)
+
+
+def test_register_build_and_names(shapes):
+    shapes.register("square", Square)
+
+    @shapes.register("circle")
+    class _Circle(Circle):
+        pass
+
+    assert shapes.names() == ["circle", "square"]
+    assert "square" in shapes and "triangle" not in shapes
+    sq = shapes.build("square", {"side": 3})
+    assert isinstance(sq, Square) and sq.area() == 9.0 and sq.label == "square"
+    assert isinstance(shapes.build("circle"), _Circle)
+
+
+def test_build_passes_runtime_dependencies_and_validates_params(shapes):
+    shapes.register("square", Square)
+    assert shapes.build("square", {"side": 2}, scale=3.0).area() == 36.0
+    with pytest.raises(ValidationError) as info:
+        shapes.build("square", {"side": -1, "colour": "red"})
+    locs = {err["loc"] for err in info.value.errors()}
+    assert locs == {("side",), ("colour",)}
+
+
+def test_build_accepts_an_already_validated_params_model(shapes):
+    shapes.register("square", Square)
+    assert shapes.build("square", SquareParams(side=4)).area() == 16.0
+
+
+def test_describe_reports_implementation_provider_summary_and_schema(shapes):
+    shapes.register("square", Square)
+    info = shapes.describe("square")
+    assert info["implementation"] == f"{Square.__module__}.Square"
+    assert info["summary"] == "A square of a given side."
+    assert info["preset_of"] is None
+    assert set(info["params_schema"]["properties"]) == {"side", "label"}
+    # a class defined in a test module belongs to no installed distribution
+    assert info["distribution"] == f"<code:{Square.__module__.split('.')[0]}>"
+    assert info["version"] is None
+
+
+def test_describe_builtin_names_the_llara_distribution_and_version():
+    info = PROJECTORS.describe("mlp")
+    assert info["distribution"] == "llara"
+    assert info["version"] == md.version("llara")
+    assert info["implementation"] == "llara_plugins.projectors.mlp.MLPProjector"
+    assert "hidden_dim" in info["params_schema"]["properties"]
+
+
+def test_preset_merges_defaults_and_user_params_win(shapes):
+    shapes.register("square", Square)
+    shapes.register_preset("big-square", "square", {"side": 10, "label": "big"}, summary="a big one")
+    big = shapes.build("big-square")
+    assert (big.side, big.label) == (10, "big")
+    custom = shapes.build("big-square", {"side": 2})
+    assert (custom.side, custom.label) == (2, "big")
+    info = shapes.describe("big-square")
+    assert info["preset_of"] == "square"
+    assert info["preset_params"] == {"side": 10, "label": "big"}
+    assert info["summary"] == "a big one"
+    assert info["implementation"].endswith(".Square")
+    # preset defaults are validated by the implementation's Params like user params
+    shapes.register_preset("bad-square", "square", {"side": -5})
+    with pytest.raises(ValidationError):
+        shapes.build("bad-square")
+
+
+def test_preset_of_a_preset_layers_defaults(shapes):
+    shapes.register("square", Square)
+    shapes.register_preset("big", "square", {"side": 10, "label": "big"})
+    shapes.register_preset("big-named", "big", {"label": "named"})
+    sq = shapes.build("big-named")
+    assert (sq.side, sq.label) == (10, "named")
+
+
+def test_preset_cycle_is_an_error_not_a_hang(shapes):
+    shapes.register_preset("a", "b")
+    shapes.register_preset("b", "a")
+    with pytest.raises(LlaraError, match="cycle"):
+        shapes.build("a")
+
+
+def test_preset_of_unknown_base_names_the_base(shapes):
+    shapes.register_preset("ghost", "nonexistent")
+    with pytest.raises(UnknownComponentError, match="'nonexistent'"):
+        shapes.build("ghost")
+
+
+def test_duplicate_name_error_names_both_providers(shapes):
+    shapes.register("square", Square)
+
+    class OtherSquare(Square):
+        pass
+
+    with pytest.raises(DuplicateComponentError) as info:
+        shapes.register("square", OtherSquare)
+    msg = str(info.value)
+    assert f"{Square.__module__}.Square" in msg
+    assert f"{OtherSquare.__module__}.{OtherSquare.__qualname__}" in msg
+    assert "override=True" in msg
+    assert isinstance(shapes.build("square"), Square) and not isinstance(shapes.build("square"), OtherSquare)
+
+
+def test_override_replaces_the_entry(shapes):
+    shapes.register("square", Square)
+
+    class OtherSquare(Square):
+        pass
+
+    shapes.register("square", OtherSquare, override=True)
+    assert type(shapes.build("square")) is OtherSquare
+    assert shapes.names() == ["square"]
+
+
+def test_unknown_name_lists_known_names_and_closest_match(shapes):
+    shapes.register("square", Square)
+    shapes.register("circle", Circle)
+    with pytest.raises(UnknownComponentError) as info:
+        shapes.build("sqaure")
+    msg = str(info.value)
+    assert "did you mean 'square'?" in msg
+    assert "known: circle, square" in msg
+    assert isinstance(info.value, KeyError)  # callers may catch it as a lookup failure
+    with pytest.raises(UnknownComponentError) as info:
+        shapes.describe("zzzzzz")
+    assert "did you mean" not in str(info.value)
+
+
+def test_unregister_removes_the_name(shapes):
+    shapes.register("square", Square)
+    shapes.unregister("square")
+    assert shapes.names() == []
+    shapes.register("square", Square)  # the name is free again
+
+
+def test_registration_rejects_a_class_outside_the_interface(shapes):
+    class NotAShape:
+        def area(self) -> float:
+            return 1.0
+
+    with pytest.raises(ComponentInterfaceError, match=r"does not implement .*Shape"):
+        shapes.register("not-a-shape", NotAShape)
+    with pytest.raises(ComponentInterfaceError):
+        shapes.register("a-function", lambda: Square())
+    assert shapes.names() == []
+
+
+def test_registration_rejects_abstract_methods_left_unimplemented(shapes):
+    class Half(Shape):
+        """Forgot to implement area()."""
+
+    with pytest.raises(ComponentInterfaceError, match="unimplemented: area"):
+        shapes.register("half", Half)
+    assert "half" not in shapes
+
+
+def test_registration_rejects_params_that_are_not_a_pydantic_model(shapes):
+    @dataclass
+    class DataclassParams:
+        side: float = 1.0
+
+    class Odd(Square):
+        Params = DataclassParams
+
+    with pytest.raises(ComponentInterfaceError, match="Params must be a pydantic BaseModel"):
+        shapes.register("odd", Odd)
+
+
+def test_real_slot_registration_checks_the_slot_interface():
+    with pytest.raises(ComponentInterfaceError, match="Projector"):
+        PROJECTORS.register("test-square-projector", Square)
+    assert "test-square-projector" not in PROJECTORS
+
+
+def test_names_imports_nothing(shapes, fake_distribution, tmp_path):
+    marker = tmp_path / "imported.txt"
+    fake_distribution(
+        "acme-shapes",
+        {GROUP: {"hexagon": "acme_shapes_lazy:Hexagon", "broken": "acme_shapes_broken:Broken"}},
+        {
+            "acme_shapes_lazy.py": f"""
+                from pathlib import Path
+                Path({str(marker)!r}).write_text("imported")
+                from test_registry import Shape
+
+                class Hexagon(Shape):
+                    \"\"\"Six sides.\"\"\"
+                    def area(self):
+                        return 6.0
+                """,
+            "acme_shapes_broken.py": "raise RuntimeError('this module must never be imported by names()')\n",
+        },
+    )
+    assert shapes.names() == ["broken", "hexagon"]
+    assert "hexagon" in shapes
+    assert shapes.provider("hexagon").distribution == "acme-shapes"
+    assert not marker.exists()
+    assert "acme_shapes_lazy" not in sys.modules and "acme_shapes_broken" not in sys.modules
+    assert shapes.build("hexagon").area() == 6.0  # selecting it imports it
+    assert marker.exists()
+    assert "acme_shapes_broken" not in sys.modules
+
+
+def test_get_slot_accepts_dashes_and_suggests_a_slot():
+    assert get_slot("curriculum-schedulers") is SLOTS["curriculum_schedulers"]
+    with pytest.raises(UnknownComponentError, match="did you mean 'projectors'"):
+        get_slot("projector")
+
+
+def test_every_slot_has_builtins_from_llara_that_implement_it():
+    """timm-style: every built-in of every slot resolves, passes the interface check, describes."""
+    for slot, registry in SLOTS.items():
+        builtins = [n for n in registry.names() if registry.provider(n).distribution == "llara"]
+        assert builtins, f"slot {slot} has no built-in component"
+        for name in builtins:
+            impl, _ = registry.resolve(name)
+            assert issubclass(impl, registry.interface), (slot, name)
+            assert registry.describe(name)["summary"], f"{slot}/{name} has no summary"
+
+
+def test_llara_core_never_imports_llara_plugins():
+    core = Path(__file__).resolve().parents[1] / "llara_core"
+    offenders = []
+    for path in core.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.relative_to(core.parent)}: {n}" for n in names if n.split(".")[0] == "llara_plugins"]
+    assert not offenders, offenders
