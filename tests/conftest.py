@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Mapping
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from llara_core.data.dataset import Dataset, Sample, Split
+from llara_core.registry import DISABLE_AUTOLOAD_ENV
 from llara_core.slots import SLOTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -168,3 +171,21 @@ def stub_components(fake_distribution: Callable[..., Path]) -> Path:
         },
         {"llara_test_stubs.py": STUB_SOURCE},
     )
+
+
+@pytest.fixture
+def llara_cli() -> Callable[..., subprocess.CompletedProcess]:
+    """``run(*args, extra_path=None)``: the installed ``llara`` command in a fresh process (wide
+    console, no colour, third-party autoload on); ``extra_path`` goes first on PYTHONPATH (e.g.
+    the folder of a fake distribution)."""
+
+    def run(*args: str, extra_path: Path | None = None) -> subprocess.CompletedProcess:
+        exe = Path(sys.executable).with_name("llara")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "llara_core.cli.main"]
+        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+        env.pop(DISABLE_AUTOLOAD_ENV, None)
+        if extra_path is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
+        return subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    return run

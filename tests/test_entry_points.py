@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -172,18 +170,7 @@ def example_plugin() -> str:
         pytest.skip(reason)
 
 
-def llara_cli(*args: str, extra_path: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the installed ``llara`` command in a fresh process (wide console, no colour)."""
-    exe = Path(sys.executable).with_name("llara")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "llara_core.cli.main"]
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop(DISABLE_AUTOLOAD_ENV, None)
-    if extra_path is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH")]))
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=120)
-
-
-def test_example_plugin_is_listed_by_the_cli_with_its_distribution(example_plugin):
+def test_example_plugin_is_listed_by_the_cli_with_its_distribution(example_plugin, llara_cli):
     result = llara_cli("components", "item_encoders")
     assert result.returncode == 0, result.stderr
     row = next((line for line in result.stdout.splitlines() if f" {EXAMPLE_NAME} " in line), None)
@@ -192,7 +179,7 @@ def test_example_plugin_is_listed_by_the_cli_with_its_distribution(example_plugi
     assert "Mean of the history's item embeddings" in row
 
 
-def test_example_plugin_is_accepted_by_config_validate(example_plugin, stub_components, tiny_dataset_dir, tmp_path):
+def test_example_plugin_is_accepted_by_config_validate(example_plugin, stub_components, tiny_dataset_dir, tmp_path, llara_cli):
     config = {
         "data": {"path": str(tiny_dataset_dir)},
         "item_encoder": {"name": EXAMPLE_NAME, "params": {"dim": 16}},
