@@ -1,0 +1,126 @@
+"""Turn built prompts into token batches: chat or plain formatting, answer spans, left padding.
+
+Prompt and answer are tokenised separately and concatenated, so the label span is exact for any
+tokenizer (no off-by-one from tokenising the pair together). Batches are left-padded with
+explicit ``position_ids`` (positions count real tokens only), so a sample's computation does not
+depend on what else is in its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from llara_core.errors import LlaraError
+from llara_core.interfaces import Prompt
+
+IGNORE = -100
+
+
+@dataclass
+class TokenBatch:
+    """Token tensors of B prompts (optionally followed by their answers), left-padded to T.
+
+    ``item_ids`` (M,) lists the items behind the placeholders row-major; ``labels`` is IGNORE
+    everywhere but the answer tokens; ``prompt_lengths`` counts real prompt tokens per sample.
+    """
+
+    input_ids: torch.Tensor  # (B, T) long
+    attention_mask: torch.Tensor  # (B, T) long
+    position_ids: torch.Tensor  # (B, T) long
+    item_ids: torch.Tensor  # (M,) long
+    labels: torch.Tensor | None = None  # (B, T) long
+    prompt_lengths: torch.Tensor | None = None  # (B,) long
+
+    def to(self, device: torch.device | str) -> TokenBatch:
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return TokenBatch(*(move(getattr(self, f)) for f in self.__dataclass_fields__))
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.attention_mask.sum())
+
+
+def positions_from_mask(mask: torch.Tensor, offset: torch.Tensor | int = 0) -> torch.Tensor:
+    """Position ids counting real tokens (0 at the first real one); padding gets 0."""
+    pos = mask.long().cumsum(-1) - 1
+    if not isinstance(offset, int):
+        offset = offset.view(-1, *([1] * (mask.dim() - 1)))
+    return (pos.clamp(min=0) + offset) * mask.long()
+
+
+class PromptTokenizer:
+    """Formats and tokenises prompts and answers for one backbone.
+
+    Plain backbones see ``prompt`` then the answer ``" " + title + terminator`` (the leading
+    space belongs to the answer, as byte-level BPE tokenizers expect). Chat backbones see the
+    prompt as a user message with the assistant turn opened, then ``title + terminator``.
+    """
+
+    def __init__(self, tokenizer: Any, placeholder_id: int, use_chat_template: bool, terminator: str = "\n"):
+        self.tokenizer = tokenizer
+        self.placeholder_id = placeholder_id
+        self.use_chat_template = use_chat_template
+        self.terminator = terminator
+        self.pad_id = tokenizer.pad_token_id
+
+    def prompt_ids(self, text: str) -> list[int]:
+        if self.use_chat_template:
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+            )
+            return self.tokenizer(text, add_special_tokens=False).input_ids
+        return self.tokenizer(text, add_special_tokens=True).input_ids
+
+    def answer_text(self, title: str) -> str:
+        return (title if self.use_chat_template else " " + title) + self.terminator
+
+    def answer_ids(self, title: str) -> list[int]:
+        return self.tokenizer(self.answer_text(title), add_special_tokens=False).input_ids
+
+    def _check(self, ids: list[int], prompt: Prompt, row: int) -> None:
+        n = sum(1 for t in ids if t == self.placeholder_id)
+        if n != len(prompt.item_ids):
+            raise LlaraError(
+                f"prompt {row}: {n} placeholder tokens for {len(prompt.item_ids)} items "
+                f"(does a title contain the placeholder text?): {prompt.text[:80]!r}"
+            )
+
+    def encode(self, prompts: Sequence[Prompt], with_answers: bool) -> TokenBatch:
+        """Left-padded batch of prompts; with ``with_answers`` the answer tokens follow each
+        prompt and are the only labelled positions."""
+        rows, labels, prompt_lens = [], [], []
+        for i, p in enumerate(prompts):
+            ids = self.prompt_ids(p.text)
+            self._check(ids, p, i)
+            prompt_lens.append(len(ids))
+            lab = [IGNORE] * len(ids)
+            if with_answers:
+                if p.target is None:
+                    raise LlaraError(f"prompt {i}: training needs a target")
+                ans = self.answer_ids(p.target)
+                ids = ids + ans
+                lab = lab + ans
+            rows.append(ids)
+            labels.append(lab)
+        width = max(len(r) for r in rows)
+        B = len(rows)
+        input_ids = torch.full((B, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((B, width), dtype=torch.long)
+        lab_t = torch.full((B, width), IGNORE, dtype=torch.long)
+        for b, (ids, lab) in enumerate(zip(rows, labels)):
+            input_ids[b, width - len(ids) :] = torch.tensor(ids)
+            mask[b, width - len(ids) :] = 1
+            lab_t[b, width - len(lab) :] = torch.tensor(lab)
+        items = [i for p in prompts for i in p.item_ids]
+        return TokenBatch(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions_from_mask(mask),
+            item_ids=torch.tensor(items, dtype=torch.long),
+            labels=lab_t if with_answers else None,
+            prompt_lengths=torch.tensor(prompt_lens, dtype=torch.long),
+        )

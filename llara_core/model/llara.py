@@ -1,0 +1,195 @@
+"""LLaRA: a backbone LM whose prompts carry projected behaviour embeddings of a frozen
+sequential recommender, composed from registry components."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from llara_core.interfaces import (
+    Backbone,
+    CurriculumScheduler,
+    ItemEncoder,
+    Projector,
+    Prompt,
+    PromptBuilder,
+    PromptMode,
+    PromptSample,
+)
+from llara_core.model.batching import PromptTokenizer, TokenBatch
+from llara_core.model.injection import inject_behaviour
+from llara_core.model.tokens import add_special_tokens
+from llara_core.model.tuning import apply_tuning, count_parameters
+
+TRAINABLE_FILE = "trainable.safetensors"
+
+
+class LLaRA(nn.Module):
+    """Backbone + frozen item encoder + trainable projector + prompt builder.
+
+    ``llm`` is the backbone after the tuning mode was applied (a PEFT model under LoRA). The
+    item encoder is frozen and stays in eval mode. ``trainable_names`` is fixed at construction:
+    checkpoints always hold exactly these tensors, whatever the last batch's mode was.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        prompt_builder: PromptBuilder,
+        item_encoder: ItemEncoder | None = None,
+        projector: Projector | None = None,
+        tuning: str = "lora",
+        lora: Any = None,
+        curriculum: CurriculumScheduler | None = None,
+        titles: Sequence[str] | None = None,
+    ):
+        super().__init__()
+        if (item_encoder is None) != (projector is None):
+            raise ValueError("give both an item encoder and a projector, or neither (text-only)")
+        self.tokenizer = backbone.tokenizer
+        self.backbone_identity = dict(backbone.identity)
+        self.placeholder_id = add_special_tokens(self.tokenizer, backbone.model, prompt_builder.special_tokens())[
+            prompt_builder.placeholder
+        ]
+        self.llm = apply_tuning(backbone.model, tuning, lora)
+        self.tuning = tuning
+        self.prompt_builder = prompt_builder
+        self.prompt_tokenizer = PromptTokenizer(self.tokenizer, self.placeholder_id, backbone.use_chat_template)
+        self.item_encoder = item_encoder
+        if item_encoder is not None:
+            item_encoder.requires_grad_(False)
+            item_encoder.eval()
+        self.projector = projector
+        self.curriculum = curriculum
+        self.titles = list(titles) if titles is not None else None
+        self.trainable_names = [n for n, p in self.named_parameters() if p.requires_grad]
+
+    # ------------------------------------------------------------------ modes
+    def train(self, mode: bool = True) -> LLaRA:
+        super().train(mode)
+        if self.item_encoder is not None:
+            self.item_encoder.eval()  # frozen: no dropout, ever
+        return self
+
+    @property
+    def hidden_size(self) -> int:
+        return self.llm.get_input_embeddings().weight.shape[1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.llm.get_input_embeddings().weight.device
+
+    @property
+    def has_behaviour(self) -> bool:
+        return self.item_encoder is not None
+
+    # ------------------------------------------------------------------ prompts
+    def build_prompts(
+        self, samples: Sequence[PromptSample], modes: Sequence[PromptMode] | PromptMode, template_index: int = 0
+    ) -> list[Prompt]:
+        if isinstance(modes, (PromptMode, str)):
+            modes = [PromptMode(modes)] * len(samples)
+        if not self.has_behaviour and any(PromptMode(m) is not PromptMode.TEXT for m in modes):
+            raise ValueError("this model has no item encoder: only text prompts are possible")
+        return [self.prompt_builder.build(s, PromptMode(m), template_index) for s, m in zip(samples, modes)]
+
+    def encode(self, prompts: Sequence[Prompt], with_answers: bool) -> TokenBatch:
+        return self.prompt_tokenizer.encode(prompts, with_answers).to(self.device)
+
+    # ------------------------------------------------------------------ forward
+    def behaviour_embeddings(self, item_ids: torch.Tensor) -> torch.Tensor:
+        """``(M,)`` item ids -> ``(M, H)`` projected embeddings (encoder frozen, projector trainable)."""
+        with torch.no_grad():
+            emb = self.item_encoder.embed_items(item_ids)
+        return self.projector(emb.to(next(self.projector.parameters(), emb).dtype))
+
+    def input_embeddings(self, batch: TokenBatch) -> torch.Tensor:
+        """``(B, T, H)`` input embeddings with behaviour embeddings injected at placeholders."""
+        embeds = self.llm.get_input_embeddings()(batch.input_ids)
+        if batch.item_ids.numel() == 0:
+            return embeds
+        return inject_behaviour(embeds, batch.input_ids, self.placeholder_id, self.behaviour_embeddings(batch.item_ids))
+
+    def forward(self, batch: TokenBatch) -> torch.Tensor:
+        """Mean causal-LM loss over the answer tokens of ``batch`` (built with answers)."""
+        out = self.llm(
+            inputs_embeds=self.input_embeddings(batch),
+            attention_mask=batch.attention_mask,
+            position_ids=batch.position_ids,
+            labels=batch.labels,
+            use_cache=False,
+        )
+        return out.loss
+
+    # ------------------------------------------------------------------ inference
+    def default_mode(self) -> PromptMode:
+        """Hybrid when the model was trained to see behaviour tokens at the end, else text."""
+        if not self.has_behaviour:
+            return PromptMode.TEXT
+        if self.curriculum is not None and self.curriculum(1, 2) <= 0.0:
+            return PromptMode.TEXT
+        return PromptMode.HYBRID
+
+    @torch.no_grad()
+    def recommend(
+        self,
+        history: Sequence[int],
+        candidates: Sequence[int],
+        mode: PromptMode | str | None = None,
+        length_normalise: bool = False,
+        template_index: int = 0,
+    ) -> list[tuple[int, float]]:
+        """The candidates ranked by the log-likelihood of their title as the answer, best first,
+        as ``(item id, score)`` pairs."""
+        from llara_core.evaluation.scoring import score_prompts
+
+        mode = PromptMode(mode) if mode is not None else self.default_mode()
+        prompt = self.build_prompts([PromptSample(tuple(history), tuple(candidates), None)], mode, template_index)[0]
+        titles = [self.prompt_builder.title(c) for c in candidates]
+        scores = score_prompts(self, [prompt], [titles], length_normalise=length_normalise)[0]
+        order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+        return [(int(candidates[i]), float(scores[i])) for i in order]
+
+    # ------------------------------------------------------------------ weights
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        params = dict(self.named_parameters())
+        return {n: params[n].detach().cpu().contiguous() for n in self.trainable_names}
+
+    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Load exactly the trainable tensors; any missing or unexpected name is an error."""
+        missing = sorted(set(self.trainable_names) - set(state))
+        unexpected = sorted(set(state) - set(self.trainable_names))
+        if missing or unexpected:
+            raise ValueError(
+                f"trainable weights do not match this model: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
+            )
+        params = dict(self.named_parameters())
+        with torch.no_grad():
+            for n in self.trainable_names:
+                if params[n].shape != state[n].shape:
+                    raise ValueError(f"{n}: shape {tuple(state[n].shape)} in file, {tuple(params[n].shape)} in model")
+                params[n].copy_(state[n].to(params[n].dtype))
+
+    def save_trainable(self, folder: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file(self.trainable_state_dict(), str(folder / TRAINABLE_FILE))
+        return folder / TRAINABLE_FILE
+
+    def load_trainable(self, folder: str | Path) -> None:
+        from safetensors.torch import load_file
+
+        self.load_trainable_state_dict(load_file(str(Path(folder) / TRAINABLE_FILE)))
+
+    def parameter_counts(self) -> dict[str, Any]:
+        out = {"llm": count_parameters(self.llm)}
+        if self.projector is not None:
+            out["projector"] = count_parameters(self.projector)
+        return out
