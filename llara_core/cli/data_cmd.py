@@ -102,6 +102,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--json", action="store_true", help="print JSON instead of tables")
     st.set_defaults(func=run_stats)
 
+    cmp = verbs.add_parser("compare", help="agreement of two datasets' splits (targets, histories)")
+    cmp.add_argument("dir", metavar="DIR")
+    cmp.add_argument("reference", metavar="REFERENCE_DIR")
+    cmp.set_defaults(func=run_compare)
+
     cand = verbs.add_parser(
         "candidates", help="draw and persist candidate sets; prints their sha256"
     )
@@ -208,6 +213,30 @@ def run_stats(args: argparse.Namespace) -> int:
     for name, s in stats["splits"].items():
         dist = "  ".join(f"{k}:{v:,}" for k, v in s["history_len_counts"].items())
         console.print(f"{name} history lengths  {dist}", highlight=False)
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from llara_core.data.compare import dataset_agreement
+    from llara_core.data.dataset import Dataset
+
+    report = dataset_agreement(Dataset.load(args.dir), Dataset.load(args.reference))
+    console = Console(soft_wrap=True)
+    console.print(f"same titles: {report['same_titles']}")
+    table = Table(title_justify="left")
+    for col in ("split", "rows", "same target", "same history", "same history set", "same sample"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for name, s in report["splits"].items():
+        n = s["compared"]
+        table.add_row(
+            name,
+            " / ".join(f"{r:,}" for r in s["rows"]),
+            *(
+                f"{s[k]:,} ({s[k] / n:.1%})"
+                for k in ("same_target", "same_history", "same_history_set", "same_sample")
+            ),
+        )
+    console.print(table)
     return 0
 
 
