@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from llara_core.errors import ConfigError
 from llara_core.interfaces import Projector
 
 
@@ -13,10 +14,11 @@ class IdentityProjector(Projector):
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
         if in_dim != out_dim:
-            raise ValueError(
-                f"projector 'identity' needs the item encoder dim ({in_dim}) to equal the "
-                f"backbone hidden size ({out_dim}); use 'linear' or 'mlp'"
-            )
+            raise ConfigError([(
+                "projector.name",
+                f"'identity' needs the item encoder dim ({in_dim}) to equal the "
+                f"backbone hidden size ({out_dim}); use 'linear' or 'mlp'",
+            )])
         self.in_dim = self.out_dim = in_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
