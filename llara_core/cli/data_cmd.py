@@ -88,6 +88,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     csvp.add_argument("--delimiter", default=",")
     csvp.add_argument("--encoding", default="utf-8")
+    for col, default in (
+        ("user", "user"),
+        ("item", "item"),
+        ("time", "timestamp"),
+        ("rating", "rating"),
+        ("title", "title"),
+        ("text", "text"),
+    ):
+        csvp.add_argument(f"--{col}-col", default=default, help=f"column name (default {default})")
     csvp.set_defaults(func=run_prepare_csv)
 
     syn = verbs.add_parser(
@@ -168,6 +177,12 @@ def run_prepare_csv(args: argparse.Namespace) -> int:
         min_rating=args.min_rating,
         delimiter=args.delimiter,
         encoding=args.encoding,
+        user_col=args.user_col,
+        item_col=args.item_col,
+        time_col=args.time_col,
+        rating_col=args.rating_col,
+        title_col=args.title_col,
+        text_col=args.text_col,
     )
     name = args.name or Path(args.out).name
     dataset = prepare_csv(
