@@ -56,5 +56,28 @@ def metrics_from_scores(scores: np.ndarray, target_pos: Sequence[int]) -> dict[s
     return per_sample_metrics(*target_ranks(scores, target_pos))
 
 
+def target_positions(candidates: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+    """Index of each sample's target in its candidate row (``(B, N)`` ids, ``(B,)`` targets).
+
+    Raises ValueError naming the first row whose candidates do not hold its target exactly once.
+    """
+    candidates = np.asarray(candidates, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)
+    hits = candidates == targets[:, None]
+    bad = np.flatnonzero(hits.sum(1) != 1)
+    if len(bad):
+        row = int(bad[0])
+        raise ValueError(f"row {row}: target {int(targets[row])} is not exactly once among its candidates")
+    return hits.argmax(1)
+
+
+def candidate_metrics(catalogue_scores: np.ndarray, candidates: np.ndarray, targets: Sequence[int]) -> dict[str, np.ndarray]:
+    """Per-sample metrics of a scorer that scores the whole catalogue: ``(B, n_items)`` scores
+    restricted to each row's ``(B, N)`` candidate ids."""
+    candidates = np.asarray(candidates, dtype=np.int64)
+    scores = np.take_along_axis(np.asarray(catalogue_scores), candidates, axis=1)
+    return metrics_from_scores(scores, target_positions(candidates, targets))
+
+
 def summarise(per_sample: dict[str, np.ndarray]) -> dict[str, float]:
     return {k: float(np.mean(v)) if len(v) else float("nan") for k, v in per_sample.items()}

@@ -1,0 +1,168 @@
+"""``llara sr train | evaluate | import-llara``: sequential recommenders as item encoders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from llara_core.data.dataset import Dataset
+from llara_core.errors import LlaraError
+from llara_core.slots import ITEM_ENCODERS
+from llara_core.sr.baselines import BASELINES, baseline_scorer
+from llara_core.sr.checkpoint import load_item_encoder
+from llara_core.sr.evaluate import METRICS, encoder_scorer, evaluate_scorer
+from llara_core.sr.llara_weights import import_llara_sasrec
+from llara_core.sr.trainer import SRTrainConfig, train_item_encoder
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sr", help="train, evaluate and import sequential recommenders (item encoders)")
+    verbs = p.add_subparsers(dest="sr_command", metavar="VERB")
+
+    t = verbs.add_parser("train", help="train an item encoder on a dataset's train split")
+    t.add_argument("--data", required=True, type=Path, help="dataset folder (llara format)")
+    t.add_argument("--model", required=True, help="registered item encoder, e.g. sasrec, gru4rec, caser")
+    t.add_argument("--out", required=True, type=Path, help="output model folder")
+    t.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="encoder hyper-parameter, e.g. --param dropout=0.2 (repeatable)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--patience", type=int, help="epochs without val HR@1 gain before stopping")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--min-history", type=int, default=0, help="train only on rows with this many history items")
+    t.add_argument("--val-seed", type=int, default=0, help="seed of the persisted val candidates")
+    t.add_argument("--val-candidates", type=int, default=20)
+    t.add_argument("--accelerator", default="auto", help="Fabric accelerator: auto, cpu, cuda, ...")
+    t.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this time")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=run_train)
+
+    e = verbs.add_parser("evaluate", help="rank the persisted candidates with a model or a baseline")
+    e.add_argument("model_dir", nargs="?", type=Path, help="model folder (omit with --baseline)")
+    e.add_argument("--baseline", choices=BASELINES, help="evaluate a non-learned baseline instead")
+    e.add_argument("--data", required=True, type=Path, help="dataset folder (llara format)")
+    e.add_argument("--split", default="test", choices=("val", "test"))
+    e.add_argument("--n-candidates", type=int, default=20)
+    e.add_argument("--seeds", default="0,1,2,3,4", help="candidate seeds, comma-separated")
+    e.add_argument("--out", type=Path, help="result JSON (default: in the model folder, or ./sr-eval-*.json)")
+    e.set_defaults(func=run_evaluate)
+
+    i = verbs.add_parser("import-llara", help="import LLaRA's released SASRec weights (safetensors)")
+    i.add_argument("file", type=Path, help="e.g. sasrec_movielens.safetensors")
+    i.add_argument("--out", required=True, type=Path, help="output model folder")
+    i.add_argument("--dataset", help="name of the dataset the weights belong to (recorded only)")
+    i.set_defaults(func=run_import)
+
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    params = {}
+    for item in items:
+        if "=" not in item:
+            raise LlaraError(f"--param {item!r}: expected KEY=VALUE, e.g. --param dropout=0.2")
+        key, value = item.split("=", 1)
+        params[key.strip()] = yaml.safe_load(value)
+    return params
+
+
+def _one_line(exc: ValidationError, prefix: str) -> str:
+    return "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise LlaraError(f"--seeds {text!r}: expected comma-separated integers, e.g. 0,1,2,3,4") from exc
+    if not seeds:
+        raise LlaraError("--seeds: give at least one seed")
+    return seeds
+
+
+def run_train(args: argparse.Namespace) -> int:
+    params = _parse_params(args.param)
+    if args.model not in ITEM_ENCODERS:
+        raise LlaraError(ITEM_ENCODERS.unknown_message(args.model))
+    try:
+        ITEM_ENCODERS.validate_params(args.model, params)
+        cfg = SRTrainConfig(
+            model=args.model, params=params, epochs=args.epochs, lr=args.lr,
+            weight_decay=args.weight_decay, batch_size=args.batch_size, patience=args.patience,
+            seed=args.seed, min_history=args.min_history, val_candidates=args.val_candidates,
+            val_seed=args.val_seed, accelerator=args.accelerator, max_minutes=args.max_minutes,
+            progress=not args.no_progress,
+        )
+    except ValidationError as exc:
+        raise LlaraError(_one_line(exc, "")) from exc
+    dataset = Dataset.load(args.data)
+    result = train_item_encoder(dataset, cfg, args.out)
+    Console().print(
+        f"[bold]{args.model}[/] on {dataset.name}: best val HR@1 {result.best_val['hr@1']:.4f} "
+        f"(MRR {result.best_val['mrr']:.4f}) at epoch {result.best_epoch} of {result.epochs_run}, "
+        f"{result.seconds:.0f} s -> {result.folder}",
+        highlight=False,
+    )
+    return 0
+
+
+def _print_table(result: dict[str, Any], title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    for col in ("metric", "mean over seeds", "95% CI (bootstrap)", "seed min-max", "seed std"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for metric in METRICS:
+        s = result["summary"][metric]
+        table.add_row(metric.upper(), f"{s['mean']:.4f}",
+                      f"[{s['ci_low']:.4f}, {s['ci_high']:.4f}]", f"{s['min']:.4f}-{s['max']:.4f}", f"{s['std']:.4f}")
+    Console().print(table)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    if (args.model_dir is None) == (args.baseline is None):
+        raise LlaraError("give either a MODEL_DIR or --baseline {random,popularity}, not both or neither")
+    seeds = _parse_seeds(args.seeds)
+    dataset = Dataset.load(args.data)
+    console = Console(stderr=True)
+    if args.baseline:
+        scorer, method = baseline_scorer(args.baseline, dataset), f"baseline:{args.baseline}"
+        meta: dict[str, Any] = {"baseline": args.baseline}
+        out = args.out or Path(f"sr-eval-{args.baseline}-{dataset.name}-{args.split}-n{args.n_candidates}.json")
+    else:
+        encoder, config = load_item_encoder(args.model_dir)
+        if config["n_items"] != dataset.n_items:
+            raise LlaraError(
+                f"{args.model_dir}: the model scores {config['n_items']} items but {args.data} has "
+                f"{dataset.n_items}; evaluate it on the dataset it was trained for"
+            )
+        if config.get("data_hash") not in (None, dataset.content_hash):
+            console.print(f"[yellow]warning:[/] {args.model_dir} was trained on another version of "
+                          f"{config.get('dataset')!r} (data hash differs)")
+        scorer, method = encoder_scorer(encoder), config["component"]
+        meta = {"model_dir": str(args.model_dir), "component": config["component"],
+                "params": config.get("params"), "trained_on": config.get("data_hash")}
+        out = args.out or args.model_dir / f"eval-{args.split}-n{args.n_candidates}.json"
+    result = evaluate_scorer(scorer, dataset, args.split, args.n_candidates, seeds)
+    result = {"method": method, **meta, "dataset": dataset.name, "data_hash": dataset.content_hash, **result}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    _print_table(result, f"{method} on {dataset.name} {args.split}: {args.n_candidates} candidates, "
+                         f"seeds {','.join(map(str, seeds))}, {result['samples']} samples")
+    Console().print(f"result written to {out}", highlight=False)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    folder = import_llara_sasrec(args.file, args.out, dataset=args.dataset)
+    config = json.loads((folder / "config.json").read_text())
+    Console().print(f"imported {args.file} as sasrec ({config['n_items']} items, params {config['params']}) "
+                    f"-> {folder}", highlight=False)
+    return 0

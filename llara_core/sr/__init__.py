@@ -1,0 +1,1 @@
+"""Sequential recommenders as item encoders: checkpoints, training, evaluation, baselines, import."""

@@ -1,0 +1,188 @@
+"""Train an item encoder as a sequential recommender (Lightning Fabric, CPU or GPU).
+
+Every train sample is one step of next-item prediction: cross-entropy of the encoder's logits
+over the whole catalogue against the sample's target, optimised with Adam. After each epoch the
+model is ranked on the persisted validation candidates (``val_candidates`` items, seed
+``val_seed``); the best epoch by HR@1 (ties broken by MRR) is kept, and training stops after
+``patience`` epochs without improvement. The output folder receives the checkpoint
+(``model.safetensors`` + ``config.json``) and ``metrics.jsonl`` (one JSON object per epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning_fabric import Fabric
+from lightning_fabric.utilities.seed import seed_everything
+from pydantic import BaseModel, ConfigDict, Field
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch.utils.data import DataLoader, TensorDataset
+
+from llara_core.data.dataset import Dataset
+from llara_core.errors import DataError, LlaraError
+from llara_core.evaluation.metrics import summarise
+from llara_core.interfaces import ItemEncoder
+from llara_core.slots import ITEM_ENCODERS
+from llara_core.sr.checkpoint import save_item_encoder
+from llara_core.sr.evaluate import encoder_scores, per_seed_metrics
+
+METRICS_LOG = "metrics.jsonl"
+#: used when neither the user nor the encoder's ``train_defaults`` set a value
+GLOBAL_DEFAULTS = {"lr": 1e-3, "weight_decay": 0.0, "epochs": 100, "patience": 10, "batch_size": 256}
+
+
+class SRTrainConfig(BaseModel):
+    """Settings of one training run; ``None`` means the encoder's own ``train_defaults``."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(description="registered item encoder name, e.g. sasrec")
+    params: dict[str, Any] = Field(default_factory=dict, description="the encoder's hyper-parameters")
+    epochs: int | None = Field(None, gt=0, description="maximum passes over the train split")
+    lr: float | None = Field(None, gt=0)
+    weight_decay: float | None = Field(None, ge=0, description="Adam's L2 penalty")
+    batch_size: int | None = Field(None, gt=0)
+    patience: int | None = Field(None, gt=0, description="epochs without val improvement before stopping")
+    seed: int = 0
+    min_history: int = Field(0, ge=0, description="train on rows with at least this many history items")
+    val_candidates: int = Field(20, ge=2)
+    val_seed: int = 0
+    accelerator: str = "auto"
+    max_minutes: float | None = Field(None, gt=0, description="stop after the epoch that passes this")
+    progress: bool = True
+
+    def resolved(self) -> SRTrainConfig:
+        """A copy with every ``None`` filled from the encoder's defaults, then the global ones."""
+        impl, _ = ITEM_ENCODERS.resolve(self.model)
+        defaults = {**GLOBAL_DEFAULTS, **getattr(impl, "train_defaults", {})}
+        filled = {k: defaults[k] for k in GLOBAL_DEFAULTS if getattr(self, k) is None}
+        return self.model_copy(update=filled)
+
+
+@dataclass
+class TrainResult:
+    encoder: ItemEncoder
+    folder: Path
+    best_epoch: int
+    best_val: dict[str, float]
+    epochs_run: int
+    seconds: float
+
+
+def _train_tensors(dataset: Dataset, encoder: ItemEncoder, min_history: int) -> TensorDataset:
+    train = dataset.split("train")
+    keep = [i for i, h in enumerate(train.histories) if len(h) >= min_history]
+    if not keep:
+        raise DataError(f"{dataset.name}: no train row has at least {min_history} history items")
+    train = train.subset(keep) if len(keep) < len(train) else train
+    history, lengths = train.padded(encoder.history_len, encoder.pad_id)
+    return TensorDataset(history, lengths, torch.tensor(train.targets, dtype=torch.long))
+
+
+def _better(a: dict[str, float], b: dict[str, float] | None) -> bool:
+    return b is None or (a["hr@1"], a["mrr"]) > (b["hr@1"], b["mrr"])
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        disable=not enabled,
+        console=Console(stderr=True),
+    )
+
+
+def train_item_encoder(dataset: Dataset, config: SRTrainConfig, out_dir: str | Path) -> TrainResult:
+    """Train ``config.model`` on ``dataset`` (saved, with its val candidates) into ``out_dir``."""
+    cfg = config.resolved()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if dataset.path is None:
+        raise DataError(f"dataset {dataset.name!r} has no folder: save it before training")
+    fabric = Fabric(accelerator=cfg.accelerator, devices=1, precision="32-true")
+    seed_everything(cfg.seed, verbose=False)
+    encoder: ItemEncoder = ITEM_ENCODERS.build(cfg.model, cfg.params, n_items=dataset.n_items)
+    data = _train_tensors(dataset, encoder, cfg.min_history)
+    loader = DataLoader(
+        data, batch_size=cfg.batch_size, shuffle=True, generator=torch.Generator().manual_seed(cfg.seed)
+    )
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model, optimizer = fabric.setup(encoder, optimizer)
+    loader = fabric.setup_dataloaders(loader)
+    val_split = dataset.split("val")
+
+    log_path = out_dir / METRICS_LOG
+    log_path.write_text("")
+    best: dict[str, float] | None = None
+    best_state: dict[str, torch.Tensor] = {}
+    best_epoch, stale, epoch = 0, 0, 0
+    start = time.perf_counter()
+    with _progress(cfg.progress) as bar:
+        epochs_task = bar.add_task(f"{cfg.model} epochs", total=cfg.epochs, info="")
+        batch_task = bar.add_task("batches", total=len(loader), info="")
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            bar.reset(batch_task, total=len(loader))
+            total, count = 0.0, 0
+            for history, lengths, targets in loader:
+                loss = F.cross_entropy(model(history, lengths), targets)
+                optimizer.zero_grad(set_to_none=True)
+                fabric.backward(loss)
+                optimizer.step()
+                if not math.isfinite(loss.item()):
+                    raise LlaraError(f"{cfg.model}: the training loss became {loss.item()} in epoch {epoch}; lower --lr")
+                total += loss.item() * len(targets)
+                count += len(targets)
+                bar.update(batch_task, advance=1, info=f"loss {loss.item():.4f}")
+            scores = encoder_scores(encoder, val_split)
+            val, _ = per_seed_metrics(scores, dataset, "val", cfg.val_candidates, cfg.val_seed)
+            val = summarise(val)
+            improved = _better(val, best)
+            if improved:
+                best, best_epoch, stale = val, epoch, 0
+                best_state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
+            else:
+                stale += 1
+            elapsed = time.perf_counter() - start
+            row = {"epoch": epoch, "train_loss": total / max(count, 1), "seconds": round(elapsed, 2)}
+            row.update({f"val_{k}": round(v, 6) for k, v in val.items()})
+            with open(log_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+            info = f"loss {row['train_loss']:.4f}  val HR@1 {val['hr@1']:.3f}  best {best['hr@1']:.3f} @ {best_epoch}"
+            bar.update(epochs_task, advance=1, info=info)
+            if stale >= cfg.patience or (cfg.max_minutes and elapsed > cfg.max_minutes * 60):
+                break
+    seconds = time.perf_counter() - start
+    encoder.load_state_dict(best_state)
+    encoder.eval()
+    training = cfg.model_dump(mode="json", exclude={"params", "progress"})
+    training.update(
+        train_rows=len(data),
+        epochs_run=epoch,
+        best_epoch=best_epoch,
+        seconds=round(seconds, 1),
+        device=str(fabric.device),
+        torch_threads=torch.get_num_threads(),
+    )
+    save_item_encoder(
+        encoder,
+        cfg.model,
+        out_dir,
+        data_hash=dataset.content_hash,
+        dataset=dataset.name,
+        training=training,
+        metrics={"val": {"split": "val", "n_candidates": cfg.val_candidates, "seed": cfg.val_seed, **best}},
+    )
+    return TrainResult(encoder, out_dir, best_epoch, best, epoch, seconds)
+
