@@ -297,3 +297,13 @@ def test_llara_core_never_imports_llara_plugins():
                 names = [node.module]
             offenders += [f"{path.relative_to(core.parent)}: {n}" for n in names if n.split(".")[0] == "llara_plugins"]
     assert not offenders, offenders
+
+
+def test_readme_composition_example_runs_and_prints_what_it_says(capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Composing components", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    promised = [line.split("#")[-1].strip() for line in code.splitlines() if line.startswith("print(")]
+    assert printed == promised
