@@ -38,7 +38,6 @@ class BagOfItemsEncoder(ItemEncoder):
     def score(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` padded history, ``(B,)`` lengths -> ``(B, n_items)`` next-item logits."""
         positions = torch.arange(history.shape[1], device=history.device)
-        mask = (positions[None, :] < lengths[:, None]).unsqueeze(-1)  # (B, L, 1)
-        summed = (self.embed_items(history) * mask).sum(dim=1)
-        mean = summed / lengths.clamp(min=1).unsqueeze(-1).to(summed.dtype)
+        mask = (positions[None, :] < lengths[:, None]).unsqueeze(-1)  # (B, L, 1): real items
+        mean = (self.embed_items(history) * mask).sum(1) / lengths.clamp(min=1)[:, None]
         return self.scorer(mean)
