@@ -130,6 +130,14 @@ def test_overrides_apply_before_validation(good_raw, tmp_path):
         apply_overrides({}, ["training.lr"])
 
 
+def test_override_of_an_absent_component_section_keeps_its_default_name(good_raw, tmp_path):
+    raw = {k: v for k, v in good_raw.items() if k not in ("projector", "curriculum")}
+    path = write_yaml(tmp_path / "defaults.yaml", raw)
+    cfg = load_config(path, ["projector.params.dropout=0.2", "curriculum.params.end=0.5"])
+    assert (cfg.projector.name, cfg.projector.params) == ("mlp", {"dropout": 0.2})
+    assert (cfg.curriculum.name, cfg.curriculum.params) == ("linear", {"end": 0.5})
+
+
 def test_resolved_config_names_implementations_and_distributions(good_raw):
     resolved = resolved_config(validate_config(good_raw))
     projector = resolved["projector"]

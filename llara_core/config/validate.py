@@ -160,6 +160,13 @@ def validate_config(raw: Mapping[str, Any] | ExperimentConfig, source: str | Non
     return cfg
 
 
+def _default_component(section: str) -> dict[str, Any] | None:
+    field = ExperimentConfig.model_fields.get(section)
+    if section in COMPONENT_SECTIONS and field is not None and field.default_factory is not None:
+        return {"name": field.default_factory().name}
+    return None
+
+
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply ``section.key=value`` overrides (values parsed as YAML) to a raw mapping, in place."""
     for item in overrides:
@@ -170,6 +177,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
         parts = key.strip().split(".")
         for part in parts[:-1]:
             nxt = node.get(part)
+            if nxt is None and node is raw:  # an absent component section keeps its default name
+                nxt = _default_component(part)
             if isinstance(nxt, str):  # bare component name -> expand to a mapping
                 nxt = {"name": nxt}
             if not isinstance(nxt, dict):
