@@ -5,7 +5,8 @@ a header; ``drop_first_row=False`` keeps it), ratings >= ``min_rating`` are kept
 ordered by first appearance, each user's interactions are sorted by time with a *stable* sort
 (ties keep the file order; the reference used an unstable sort whose tie order cannot be
 reproduced), users go to train / val / test, train users give one sample per interaction and
-val/test users their last one. Item id = MovieLens id - 1.
+val/test users their last one. Item id = MovieLens id - 1; the catalogue is every id of
+``u.item`` (1..1682 for MovieLens-100K, which must all be present).
 
 ``split="reference"`` uses LLaRA's published val/test users; ``split="random"`` draws 10% val
 and 10% test users with ``seed`` (see :func:`llara_core.data.sequences.random_user_split`).
@@ -21,8 +22,6 @@ from llara_core.data.hashing import sha256_file
 from llara_core.data.sequences import UserSequence, build_split, random_user_split
 from llara_core.data.titles import catalogue, read_movielens_items
 from llara_core.errors import DataError
-
-N_ITEMS = 1682
 
 #: LLaRA's validation users (MovieLens user ids), as published in ../shared/README.md
 REFERENCE_VAL_USERS = tuple(
@@ -115,8 +114,9 @@ def prepare_movielens(
 ) -> Dataset:
     """Rebuild the MovieLens-100K split from ``raw_dir/u.data`` and ``raw_dir/u.item``."""
     raw = Path(raw_dir)
-    titles = catalogue(read_movielens_items(raw / "u.item"), N_ITEMS, raw / "u.item", offset=1)
-    rows = read_ratings(raw / "u.data", N_ITEMS, drop_first_row)
+    raw_titles = read_movielens_items(raw / "u.item")
+    titles = catalogue(raw_titles, max(raw_titles), raw / "u.item", offset=1)
+    rows = read_ratings(raw / "u.data", len(titles), drop_first_row)
     order, sequences = user_sequences(rows, min_rating)
     if split == "reference":
         val_users, test_users = set(REFERENCE_VAL_USERS), set(REFERENCE_TEST_USERS)
