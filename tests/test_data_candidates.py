@@ -100,7 +100,8 @@ def test_cli_prints_the_same_hashes_when_run_again(synthetic_dir, capsys):
     assert [f"test-n20-seed{s}" for s in range(5)] == [line.split()[0] for line in first]
 
 
-def test_cli_rejects_bad_seeds_and_unknown_split(synthetic_dir, capsys):
+def test_cli_rejects_bad_seeds_and_unknown_split(synthetic_dir, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # the error console wraps at the terminal width
     assert main(["data", "candidates", str(synthetic_dir), "--seeds", "0,x"]) == 2
     assert "expected comma-separated integers" in capsys.readouterr().err
     assert main(["data", "candidates", str(synthetic_dir), "--split", "dev"]) == 2

@@ -45,7 +45,7 @@ class CsvOptions(BaseModel):
     delimiter: str = Field(",", min_length=1, max_length=1)
     encoding: str = "utf-8"
     user_col: str = "user"
-    item_col: str = "item"
+    item_col: str = "item"  # in both files
     time_col: str = "timestamp"
     rating_col: str = "rating"
     title_col: str = "title"
