@@ -248,7 +248,7 @@ def test_names_imports_nothing(shapes, fake_distribution, tmp_path):
             "acme_shapes_lazy.py": f"""
                 from pathlib import Path
                 Path({str(marker)!r}).write_text("imported")
-                from test_registry import Shape
+                from {Shape.__module__} import Shape
 
                 class Hexagon(Shape):
                     \"\"\"Six sides.\"\"\"
