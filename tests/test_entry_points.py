@@ -165,7 +165,7 @@ def example_plugin() -> str:
     except md.PackageNotFoundError:
         reason = (f"the example plugin distribution {EXAMPLE_DIST} is not installed; "
                   f"run `pip install tests/plugins/{EXAMPLE_DIST}` from the repository root")
-        if os.environ.get("LLARA_REQUIRE_DATA") == "1":
+        if os.environ.get("LLARA_REQUIRE_DATA", "").strip() in {"1", "true", "yes"}:
             pytest.fail(reason)
         pytest.skip(reason)
 
