@@ -42,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--val-seed", type=int, default=0, help="seed of the persisted val candidates")
     t.add_argument("--val-candidates", type=int, default=20)
     t.add_argument("--accelerator", default="auto", help="Fabric accelerator: auto, cpu, cuda, ...")
+    t.add_argument("--threads", type=int, default=1,
+                   help="CPU threads for torch (default 1: small models gain little from more; 0 = torch's default)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this time")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=run_train)
@@ -100,6 +102,7 @@ def run_train(args: argparse.Namespace) -> int:
             weight_decay=args.weight_decay, batch_size=args.batch_size, patience=args.patience,
             seed=args.seed, min_history=args.min_history, val_candidates=args.val_candidates,
             val_seed=args.val_seed, accelerator=args.accelerator, max_minutes=args.max_minutes,
+            threads=args.threads or None,
             progress=not args.no_progress,
         )
     except ValidationError as exc:

@@ -56,6 +56,10 @@ class SRTrainConfig(BaseModel):
     val_candidates: int = Field(20, ge=2)
     val_seed: int = 0
     accelerator: str = "auto"
+    threads: int | None = Field(
+        1, gt=0, description="CPU threads for torch (None = torch's default); these small models gain "
+        "little from more, and several threads slow down sharply when other processes share the cores",
+    )
     max_minutes: float | None = Field(None, gt=0, description="stop after the epoch that passes this")
     progress: bool = True
 
@@ -110,6 +114,16 @@ def train_item_encoder(dataset: Dataset, config: SRTrainConfig, out_dir: str | P
     out_dir.mkdir(parents=True, exist_ok=True)
     if dataset.path is None:
         raise DataError(f"dataset {dataset.name!r} has no folder: save it before training")
+    threads_before = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(dataset, cfg, out_dir)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(dataset: Dataset, cfg: SRTrainConfig, out_dir: Path) -> TrainResult:
     fabric = Fabric(accelerator=cfg.accelerator, devices=1, precision="32-true")
     seed_everything(cfg.seed, verbose=False)
     encoder: ItemEncoder = ITEM_ENCODERS.build(cfg.model, cfg.params, n_items=dataset.n_items)
