@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
     except LlaraError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         return 2
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")

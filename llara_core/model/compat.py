@@ -7,7 +7,7 @@ import inspect
 from typing import Any
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cache_arg(forward_cls: type) -> str:
     params = inspect.signature(forward_cls.forward).parameters
     return "cache" if "cache" in params else "past_key_values"

@@ -193,3 +193,32 @@ class LLaRA(nn.Module):
         if self.projector is not None:
             out["projector"] = count_parameters(self.projector)
         return out
+
+    # ------------------------------------------------------------------ composition API
+    @classmethod
+    def from_config(cls, config: Any, dataset: Any = None) -> LLaRA:
+        """Compose from an ExperimentConfig, a raw mapping or a YAML path (validated first)."""
+        from llara_core.config import ExperimentConfig, load_config, validate_config
+        from llara_core.model.compose import build_llara
+
+        if isinstance(config, (str, Path)):
+            config = load_config(config)
+        elif not isinstance(config, ExperimentConfig):
+            config = validate_config(config)
+        return build_llara(config, dataset)
+
+    @classmethod
+    def load(cls, run_dir: str | Path, checkpoint: str = "best") -> LLaRA:
+        """The model of a training run folder, with its ``best`` (or ``last``) weights."""
+        from llara_core.model.compose import load_run
+
+        return load_run(run_dir, checkpoint)
+
+    def fit(self, run_dir: str | Path | None = None, config: Any = None, dataset: Any = None) -> dict[str, Any]:
+        """Train this model as ``config`` says (default: the config it was built from)."""
+        from llara_core.training.run import train
+
+        config = config or getattr(self, "config", None)
+        if config is None:
+            raise ValueError("fit() needs a config (models built with from_config carry theirs)")
+        return train(config, Path(run_dir) if run_dir else None, model=self, dataset=dataset)

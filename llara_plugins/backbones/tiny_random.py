@@ -7,10 +7,12 @@ positions, fused c_attn/c_proj/c_fc Conv1D layers).
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from llara_core.interfaces import Backbone, BackboneLoader
 from llara_core.model.backbone_setup import BackboneOptions, finish_backbone, state_fingerprint
@@ -42,10 +44,21 @@ class TinyRandomParams(BackboneOptions):
     vocab_size: int = Field(512, ge=300, description="BPE vocabulary target (bytes + merges)")
     max_positions: int = Field(2048, gt=0)
     seed: int = 0
+    tokenizer_corpus: list[Path] = Field(
+        default_factory=list, description="extra UTF-8 text files to train the tokenizer on (e.g. item titles)"
+    )
+
+    @field_validator("tokenizer_corpus")
+    @classmethod
+    def _exists(cls, paths: list[Path]) -> list[Path]:
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"tokenizer corpus file(s) not found: {', '.join(missing)}")
+        return paths
 
 
-def build_tokenizer(vocab_size: int, family: str):
-    """A byte-level BPE fast tokenizer trained on CORPUS (deterministic, ~50 ms)."""
+def build_tokenizer(vocab_size: int, family: str, extra_text: str = ""):
+    """A byte-level BPE fast tokenizer trained on CORPUS plus ``extra_text`` (deterministic)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -60,6 +73,8 @@ def build_tokenizer(vocab_size: int, family: str):
         show_progress=False,
     )
     words = [" " + w for w in CORPUS] + CORPUS
+    extra = extra_text.split()
+    words += [" " + w for w in extra] + extra
     tok.train_from_iterator([" ".join(words[i : i + 16]) for i in range(0, len(words), 16)] * 4, trainer)
     if family == "llama":  # Llama tokenizers prepend BOS
         tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])
@@ -75,7 +90,8 @@ class TinyRandomBackbone(BackboneLoader):
         from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
         p = self.params
-        tokenizer = build_tokenizer(p.vocab_size, p.family)
+        extra = "\n".join(f.read_text(encoding="utf-8") for f in p.tokenizer_corpus)
+        tokenizer = build_tokenizer(p.vocab_size, p.family, extra)
         common = dict(
             vocab_size=len(tokenizer),
             bos_token_id=tokenizer.bos_token_id,
@@ -109,7 +125,12 @@ class TinyRandomBackbone(BackboneLoader):
             torch.manual_seed(p.seed)
             model = cls(config)
         chat = finish_backbone(model, tokenizer, p)
-        identity = {"model": f"tiny-random-{p.family}", "seed": p.seed, "state_sha256": state_fingerprint(model)}
+        identity = {
+            "model": f"tiny-random-{p.family}",
+            "seed": p.seed,
+            "state_sha256": state_fingerprint(model),
+            "vocab": hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest(),
+        }
         return Backbone(model=model, tokenizer=tokenizer, identity=identity, use_chat_template=chat)
 
 

@@ -1,0 +1,115 @@
+"""Build a LLaRA model from a validated experiment config, and reload a finished run."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from llara_core.config import ExperimentConfig, validate_config
+from llara_core.data import Dataset
+from llara_core.errors import LlaraError
+from llara_core.model.llara import LLaRA
+from llara_core.slots import (
+    BACKBONES,
+    CURRICULUM_SCHEDULERS,
+    ITEM_ENCODERS,
+    PROJECTORS,
+    PROMPT_BUILDERS,
+)
+
+CONFIG_FILE = "config.json"
+RESOLVED_FILE = "config.resolved.json"
+
+
+def build_item_encoder(cfg: ExperimentConfig, dataset: Dataset):
+    """The frozen item encoder: from its checkpoint folder, or untrained by name (warns)."""
+    section = cfg.item_encoder
+    if section.checkpoint is not None:
+        from llara_core.sr.checkpoint import load_item_encoder
+
+        encoder, saved = load_item_encoder(section.checkpoint)
+        if encoder.n_items != dataset.n_items:
+            raise LlaraError(
+                f"item_encoder.checkpoint: {section.checkpoint} was trained on {encoder.n_items} items, "
+                f"the dataset {cfg.data.path} has {dataset.n_items}"
+            )
+        if saved.get("data_hash") and dataset.content_hash and saved["data_hash"] != dataset.content_hash:
+            warnings.warn(
+                f"item encoder {section.checkpoint} was trained on another version of the dataset "
+                f"(data hash {saved['data_hash'][:12]} vs {dataset.content_hash[:12]})",
+                stacklevel=2,
+            )
+        return encoder
+    warnings.warn(f"item_encoder {section.name!r} has no checkpoint: its embeddings are untrained", stacklevel=2)
+    return ITEM_ENCODERS.build(section.name, section.params, n_items=dataset.n_items)
+
+
+def build_llara(cfg: ExperimentConfig, dataset: Dataset | None = None) -> LLaRA:
+    """Compose every component named in ``cfg`` (validated) into a LLaRA model on the CPU."""
+    dataset = dataset if dataset is not None else Dataset.load(cfg.data.path)
+    encoder = build_item_encoder(cfg, dataset)
+    backbone = BACKBONES.build(cfg.backbone.name, cfg.backbone.params).load()
+    hidden = backbone.model.get_input_embeddings().weight.shape[1]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.training.seed)  # projector and LoRA initialisation
+        projector = PROJECTORS.build(cfg.projector.name, cfg.projector.params, in_dim=encoder.dim, out_dim=hidden)
+        builder = PROMPT_BUILDERS.build(
+            cfg.prompt_builder.name, cfg.prompt_builder.params, titles=dataset.titles, dataset_domain=dataset.domain
+        )
+        curriculum = CURRICULUM_SCHEDULERS.build(cfg.curriculum.name, cfg.curriculum.params)
+        model = LLaRA(
+            backbone,
+            builder,
+            encoder,
+            projector,
+            tuning=cfg.backbone.tuning,
+            lora=cfg.backbone.lora,
+            curriculum=curriculum,
+            titles=dataset.titles,
+        )
+    model.config = cfg
+    return model
+
+
+def write_run_config(cfg: ExperimentConfig, run_dir: Path) -> None:
+    """``config.json`` (the validated config) and ``config.resolved.json`` (plus every
+    component's full params, implementation and providing distribution)."""
+    from llara_core.config import resolved_config
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CONFIG_FILE).write_text(json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n")
+    (run_dir / RESOLVED_FILE).write_text(json.dumps(resolved_config(cfg), indent=2) + "\n")
+
+
+def read_run_config(run_dir: str | Path) -> ExperimentConfig:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise LlaraError(f"{run_dir}: no {CONFIG_FILE}; not a llara run folder")
+    return validate_config(json.loads(path.read_text()), source=str(path))
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "best", **overrides: Any) -> LLaRA:
+    """The model of a finished (or interrupted) run with the weights of ``checkpoint``
+    (``best`` or ``last``)."""
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    folder = run_dir / checkpoint
+    if not (folder / "trainable.safetensors").is_file():
+        raise LlaraError(f"{folder}: no trainable.safetensors (has the run saved a {checkpoint!r} checkpoint?)")
+    model = build_llara(cfg)
+    model.load_trainable(folder)
+    model.eval()
+    return model
+
+
+def build_zero_shot(backbone: str, dataset: Dataset, backbone_params: dict[str, Any] | None = None, prompt_builder: str = "llara", prompt_params: dict[str, Any] | None = None) -> LLaRA:
+    """The untuned LLM with text-only prompts (the paper's zero-shot LLM rows)."""
+    loaded = BACKBONES.build(backbone, backbone_params or {}).load()
+    builder = PROMPT_BUILDERS.build(prompt_builder, prompt_params or {}, titles=dataset.titles, dataset_domain=dataset.domain)
+    model = LLaRA(loaded, builder, tuning="freeze", titles=dataset.titles)
+    model.eval()
+    return model

@@ -1,0 +1,1 @@
+"""Training LLaRA on Lightning Fabric: data order, curriculum, schedule, checkpoints, logs."""
