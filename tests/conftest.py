@@ -189,3 +189,11 @@ def llara_cli() -> Callable[..., subprocess.CompletedProcess]:
         return subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=120)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def llara_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small synthetic dataset folder and a seeded SASRec checkpoint (see tests/llara_world.py)."""
+    from tests.llara_world import make_world
+
+    return make_world(tmp_path_factory.mktemp("llara-world"))

@@ -59,6 +59,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.console = console or Console()
         self.fabric = fabric or make_fabric(cfg)
+        self.fabric.seed_everything(self.t.seed + self.fabric.global_rank, verbose=False)  # dropout; resume restores its own RNG state
         train = dataset.split("train")
         if cfg.data.max_train_samples:
             train = train.subset(range(min(cfg.data.max_train_samples, len(train))))
@@ -176,7 +177,8 @@ class Trainer:
             while self.state["global_step"] < self.total_steps and not stop:
                 self.samples.epoch = self.state["epoch"]
                 sampler = EpochSampler(len(self.train), t.seed, self.state["epoch"], self.state["micro_in_epoch"] * t.batch_size, fabric.global_rank, fabric.world_size)
-                loader = DataLoader(self.samples, batch_size=t.batch_size, sampler=sampler, num_workers=t.num_workers, collate_fn=collate_raw, drop_last=True)
+                loader = DataLoader(self.samples, batch_size=t.batch_size, sampler=sampler, num_workers=t.num_workers, collate_fn=collate_raw, drop_last=True,
+                                    generator=torch.Generator().manual_seed(t.seed + self.state["epoch"]))  # keeps the global RNG (dropout) untouched
                 for rows in loader:
                     modes, template, p = self.chooser.draw(self.state["global_step"], self.total_steps, len(rows), n_templates)
                     samples = [PromptSample(r["history"], tuple(r["candidates"]), r["target"]) for r in rows]
