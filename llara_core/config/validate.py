@@ -81,15 +81,19 @@ def read_item_encoder_checkpoint(folder: Path) -> dict[str, Any]:
         raise LlaraError(f"{cfg}: not valid JSON ({exc})") from exc
 
 
-def _component(section: str, raw: Any) -> tuple[str | None, dict[str, Any], list[tuple[str, str]]]:
-    """(name, params, errors) of one component section of the raw mapping."""
+def _component(section: str, raw: Any, check_paths: bool = True) -> tuple[str | None, dict[str, Any], list[tuple[str, str]]]:
+    """(name, params, errors) of one component section of the raw mapping.
+
+    An item encoder given by checkpoint takes its name and params from the checkpoint folder;
+    without ``check_paths`` a missing folder falls back to the section's own name (if any).
+    """
     if isinstance(raw, str):
         return raw, {}, []
     if not isinstance(raw, Mapping):
         return None, {}, []  # pydantic reports the type error
     name, params = raw.get("name"), raw.get("params") or {}
     errors: list[tuple[str, str]] = []
-    if section == "item_encoder" and raw.get("checkpoint"):
+    if section == "item_encoder" and raw.get("checkpoint") and (check_paths or Path(raw["checkpoint"]).exists()):
         try:
             saved = read_item_encoder_checkpoint(Path(raw["checkpoint"]))
         except LlaraError as exc:
@@ -102,7 +106,7 @@ def _component(section: str, raw: Any) -> tuple[str | None, dict[str, Any], list
     return name, dict(params), errors
 
 
-def validate_components(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+def validate_components(raw: Mapping[str, Any], check_paths: bool = True) -> list[tuple[str, str]]:
     """Errors of every component section of a raw config mapping (empty when all are valid)."""
     errors: list[tuple[str, str]] = []
     defaults = {name: f.default_factory().name for name, f in ExperimentConfig.model_fields.items()
@@ -110,7 +114,7 @@ def validate_components(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     for section, slot in COMPONENT_SECTIONS.items():
         if section not in raw and section not in defaults:
             continue
-        name, params, errs = _component(section, raw.get(section, defaults.get(section)))
+        name, params, errs = _component(section, raw.get(section, defaults.get(section)), check_paths)
         errors += errs
         if name is None:
             continue
@@ -140,8 +144,12 @@ def validate_paths(cfg: ExperimentConfig) -> list[tuple[str, str]]:
     return errors
 
 
-def validate_config(raw: Mapping[str, Any] | ExperimentConfig, source: str | None = None) -> ExperimentConfig:
-    """The validated config, or a ConfigError that lists every error with its path."""
+def validate_config(raw: Mapping[str, Any] | ExperimentConfig, source: str | None = None, check_paths: bool = True) -> ExperimentConfig:
+    """The validated config, or a ConfigError that lists every error with its path.
+
+    With ``check_paths`` (the default, and always before training) the dataset folder and the
+    item encoder checkpoint must exist; without it only the config itself is checked.
+    """
     if isinstance(raw, ExperimentConfig):
         raw = raw.model_dump(mode="json", exclude_unset=False)
     if not isinstance(raw, Mapping):
@@ -152,8 +160,8 @@ def validate_config(raw: Mapping[str, Any] | ExperimentConfig, source: str | Non
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
         errors += _pydantic_errors(exc, "", ExperimentConfig)
-    errors += validate_components(raw)
-    if cfg is not None:
+    errors += validate_components(raw, check_paths)
+    if cfg is not None and check_paths:
         errors += validate_paths(cfg)
     if errors:
         raise ConfigError(sorted(set(errors), key=errors.index), source)
@@ -202,11 +210,11 @@ def load_raw(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+def load_config(path: str | Path, overrides: Sequence[str] = (), check_paths: bool = True) -> ExperimentConfig:
     """Read a YAML config, apply overrides and validate it whole. Relative paths in the config
     are resolved against the current directory (as the CLI user types them)."""
     raw = apply_overrides(load_raw(path), overrides)
-    return validate_config(raw, source=str(path))
+    return validate_config(raw, source=str(path), check_paths=check_paths)
 
 
 def resolved_config(cfg: ExperimentConfig) -> dict[str, Any]:
