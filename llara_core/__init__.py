@@ -16,6 +16,7 @@ from llara_core.interfaces import (
     PromptMode,
     PromptSample,
 )
+from llara_core.model.llara import LLaRA
 from llara_core.registry import Preset, Registry
 from llara_core.slots import (
     BACKBONES,
@@ -41,6 +42,7 @@ __all__ = [
     "CurriculumScheduler",
     "DataError",
     "ItemEncoder",
+    "LLaRA",
     "LlaraError",
     "Preset",
     "Projector",

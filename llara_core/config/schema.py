@@ -91,6 +91,9 @@ class TrainingConfig(Strict):
     hybrid_choice: Literal["batch", "sample"] = Field(
         "batch", description="draw text/hybrid once per batch (reference) or per sample"
     )
+    behaviour_mode: Literal["hybrid", "behaviour"] = Field(
+        "hybrid", description="prompt mode of a curriculum draw that is not text-only"
+    )
     accelerator: str = "auto"
     devices: int | str = 1
     strategy: str = "auto"

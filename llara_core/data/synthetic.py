@@ -122,16 +122,21 @@ def make_titles(
 
 
 def _catalogue_and_graph(
-    rng: np.random.Generator, n_items: int
-) -> tuple[list[str], list[str], np.ndarray]:
-    """(titles, themes, successors): the first draws of every synthetic dataset. The successor
-    graph ignores the titles: two distinct successors per item, never the item itself."""
+    rng: np.random.Generator, n_items: int, n_groups: int | None = None
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """(titles, themes, successors, groups): the first draws of every synthetic dataset. The
+    successor graph ignores the titles: two distinct successors per item, never the item itself;
+    with ``n_groups``, items fall into that many hidden behaviour groups (balanced, random,
+    independent of the themes) and successors stay inside the item's group."""
     titles, themes = make_titles(n_items, rng)
+    groups = np.zeros(n_items, dtype=np.int64)
+    if n_groups:
+        groups = rng.permutation(np.arange(n_items) % n_groups)
     successors = np.empty((n_items, 2), dtype=np.int64)
     for i in range(n_items):
-        pick = rng.choice(n_items - 1, size=2, replace=False)
-        successors[i] = pick + (pick >= i)
-    return titles, themes, successors
+        pool = np.flatnonzero((groups == groups[i]) & (np.arange(n_items) != i))
+        successors[i] = rng.choice(pool, size=2, replace=False)
+    return titles, themes, successors, groups
 
 
 def make_synthetic(
@@ -147,6 +152,7 @@ def make_synthetic(
     p_first: float = 0.6,
     p_second: float = 0.25,
     zipf: float = 0.8,
+    n_groups: int | None = None,
 ) -> Dataset:
     """The synthetic dataset of ``seed`` (see the module docstring).
 
@@ -162,7 +168,7 @@ def make_synthetic(
             f"synthetic: need min_history + 1 <= min_len <= max_len, got {min_history}, {min_len}, {max_len}"
         )
     rng = np.random.default_rng(seed)
-    titles, _, successors = _catalogue_and_graph(rng, n_items)
+    titles, _, successors, _ = _catalogue_and_graph(rng, n_items, n_groups)
     ranks = rng.permutation(n_items)
     popularity = 1.0 / (ranks + 10.0) ** zipf
     popularity /= popularity.sum()
@@ -220,6 +226,7 @@ def make_synthetic(
         "p_first": p_first,
         "p_second": p_second,
         "zipf": zipf,
+        "n_groups": n_groups,
     }
     source = {
         "kind": "synthetic",
@@ -232,8 +239,8 @@ def make_synthetic(
     )
 
 
-def synthetic_truth(seed: int = 0, n_items: int = 300) -> dict[str, Any]:
+def synthetic_truth(seed: int = 0, n_items: int = 300, n_groups: int | None = None) -> dict[str, Any]:
     """The hidden parts of ``make_synthetic(seed, n_items=n_items)`` (for tests and analysis):
     ``themes`` (theme of each item id) and ``successors`` ((n_items, 2) int64 array)."""
-    _, themes, successors = _catalogue_and_graph(np.random.default_rng(seed), n_items)
-    return {"themes": themes, "successors": successors}
+    _, themes, successors, groups = _catalogue_and_graph(np.random.default_rng(seed), n_items, n_groups)
+    return {"themes": themes, "successors": successors, "groups": groups}

@@ -132,7 +132,8 @@ class LLaRA(nn.Module):
             return PromptMode.TEXT
         if self.curriculum is not None and self.curriculum(1, 2) <= 0.0:
             return PromptMode.TEXT
-        return PromptMode.HYBRID
+        config = getattr(self, "config", None)
+        return PromptMode(config.training.behaviour_mode) if config is not None else PromptMode.HYBRID
 
     @torch.no_grad()
     def recommend(

@@ -16,9 +16,10 @@ class ModeChooser:
     It also draws the template index per batch and counts the realised hybrid fraction.
     """
 
-    def __init__(self, curriculum: CurriculumScheduler, seed: int, per_sample: bool = False):
+    def __init__(self, curriculum: CurriculumScheduler, seed: int, per_sample: bool = False, behaviour_mode: PromptMode = PromptMode.HYBRID):
         self.curriculum = curriculum
         self.per_sample = per_sample
+        self.behaviour_mode = PromptMode(behaviour_mode)
         self.rng = np.random.default_rng([seed, 0xC0FFEE])
         self.hybrid = 0
         self.total = 0
@@ -33,7 +34,7 @@ class ModeChooser:
             hyb = [bool(self.rng.random() < p)] * batch_size
         self.hybrid += sum(hyb)
         self.total += batch_size
-        return [PromptMode.HYBRID if h else PromptMode.TEXT for h in hyb], template, p
+        return [self.behaviour_mode if h else PromptMode.TEXT for h in hyb], template, p
 
     @property
     def hybrid_fraction(self) -> float:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from llara_core.errors import LlaraError
 from llara_core.interfaces import Backbone, BackboneLoader
 from llara_core.model.backbone_setup import BackboneOptions, finish_backbone, state_fingerprint
 from llara_core.registry import Preset
@@ -47,14 +48,6 @@ class TinyRandomParams(BackboneOptions):
     tokenizer_corpus: list[Path] = Field(
         default_factory=list, description="extra UTF-8 text files to train the tokenizer on (e.g. item titles)"
     )
-
-    @field_validator("tokenizer_corpus")
-    @classmethod
-    def _exists(cls, paths: list[Path]) -> list[Path]:
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise ValueError(f"tokenizer corpus file(s) not found: {', '.join(missing)}")
-        return paths
 
 
 def build_tokenizer(vocab_size: int, family: str, extra_text: str = ""):
@@ -90,6 +83,9 @@ class TinyRandomBackbone(BackboneLoader):
         from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
         p = self.params
+        missing = [str(f) for f in p.tokenizer_corpus if not f.is_file()]
+        if missing:
+            raise LlaraError(f"backbone.params.tokenizer_corpus: file(s) not found: {', '.join(missing)}")
         extra = "\n".join(f.read_text(encoding="utf-8") for f in p.tokenizer_corpus)
         tokenizer = build_tokenizer(p.vocab_size, p.family, extra)
         common = dict(
