@@ -142,7 +142,7 @@ def test_resolved_config_names_implementations_and_distributions(good_raw):
     resolved = resolved_config(validate_config(good_raw))
     projector = resolved["projector"]
     assert projector["name"] == "mlp"
-    assert projector["params"] == {"hidden_dim": 12, "dropout": 0.0, "input_norm": False}  # defaults filled in
+    assert projector["params"] == {"hidden_dim": 12, "dropout": 0.0}  # defaults filled in
     assert projector["implementation"] == "llara_plugins.projectors.mlp.MLPProjector"
     assert (projector["distribution"], projector["version"]) == ("llara", md.version("llara"))
     for section in ("item_encoder", "prompt_builder", "backbone"):

@@ -13,9 +13,6 @@ class MLPParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hidden_dim: int | None = Field(None, gt=0, description="inner width; None = out_dim (LLaRA)")
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    input_norm: bool = Field(
-        False, description="LayerNorm (no affine) on the input, for encoders with large embedding norms"
-    )
 
 
 class MLPProjector(Projector):
@@ -23,15 +20,12 @@ class MLPProjector(Projector):
 
     Params = MLPParams
 
-    def __init__(
-        self, in_dim: int, out_dim: int, hidden_dim: int | None = None, dropout: float = 0.0, input_norm: bool = False
-    ):
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None, dropout: float = 0.0):
         super().__init__()
         self.in_dim, self.out_dim = in_dim, out_dim
         hidden = hidden_dim or out_dim
-        norm = [nn.LayerNorm(in_dim, elementwise_affine=False)] if input_norm else []
         self.net = nn.Sequential(
-            *norm, nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim)
+            nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
