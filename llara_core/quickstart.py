@@ -29,7 +29,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 #: A short template that ends with the history, so a 2-layer random model can learn within
 #: minutes where the last item's tokens are; the real-data configs use LLaRA's templates.
 TEMPLATE = "Candidates: [CansHere]. History: [HistoryHere]"
-LABELS = {"text": "LLaRA, text-only", "hybrid": "LLaRA, hybrid (no curriculum)", "curriculum": "LLaRA, hybrid + curriculum"}
+LABELS = {"text": "LLaRA text-only", "hybrid": "LLaRA hybrid", "curriculum": "LLaRA curriculum"}
 
 
 class QuickstartConfig(BaseModel):
@@ -45,9 +45,10 @@ class QuickstartConfig(BaseModel):
     backbone_params: dict[str, Any] = Field(default_factory=lambda: {"hidden_size": 64, "num_layers": 2, "vocab_size": 1024})
     tuning: str = "full"
     projector_params: dict[str, Any] = Field(default_factory=dict)
-    steps: int = Field(400, gt=0)
+    steps: int = Field(600, gt=0)
     batch_size: int = 16
     lr: float = 3e-3
+    min_lr_ratio: float = Field(1.0, description="1 = constant lr after warm-up (a short run learns the hybrid route late)")
     eval_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     generate: bool = True
     variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
@@ -63,7 +64,7 @@ def variant_config(q: QuickstartConfig, variant: str, data: Path, sasrec: Path, 
         "prompt_builder": {"name": "template", "params": {"templates": [TEMPLATE]}},
         "curriculum": VARIANTS[variant],
         "backbone": {"name": q.backbone, "params": {**q.backbone_params, "tokenizer_corpus": [str(titles)]}, "tuning": q.tuning},
-        "training": {"seed": q.seed, "max_steps": q.steps, "batch_size": q.batch_size, "lr": q.lr, "log_every": 10, "out_dir": str(run_dir)},
+        "training": {"seed": q.seed, "max_steps": q.steps, "batch_size": q.batch_size, "lr": q.lr, "min_lr_ratio": q.min_lr_ratio, "log_every": 10, "out_dir": str(run_dir)},
         "evaluation": {"batch_size": 20, "seeds": q.eval_seeds},
     }
 
@@ -89,13 +90,14 @@ def plot_training(runs: dict[str, Path], out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for variant, run in runs.items():
+    for k, (variant, run) in enumerate(runs.items()):
         recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
         recs = [r for r in recs if "loss" in r]
         steps = [r["step"] for r in recs]
-        ax1.plot(steps, [r["loss"] for r in recs], label=LABELS[variant])
-        ax2.plot(steps, [r["p_hybrid"] for r in recs], label=f"p(t), {variant}")
-        ax2.plot(steps, [r["hybrid_fraction"] for r in recs], linestyle=":", label=f"realised hybrid share, {variant}")
+        colour = f"C{k}"
+        ax1.plot(steps, [r["loss"] for r in recs], color=colour, label=LABELS[variant])
+        ax2.plot(steps, [r["p_hybrid"] for r in recs], color=colour, label=f"p(t), {variant}")
+        ax2.plot(steps, [r["hybrid_fraction"] for r in recs], color=colour, linestyle=":", label=f"hybrid share so far, {variant}")
     ax1.set(xlabel="optimiser step", ylabel="answer loss (nats/token)", title="training loss")
     ax2.set(xlabel="optimiser step", ylabel="probability", title="curriculum p(t)", ylim=(-0.05, 1.05))
     ax1.legend(fontsize=8)
@@ -177,7 +179,7 @@ def run_quickstart(out: Path, q: QuickstartConfig | None = None, console: Consol
 
 
 def print_table(console: Console, rows: list[dict[str, Any]], q: QuickstartConfig) -> None:
-    table = Table(title=f"synthetic test split, 20 candidates, candidate seeds {q.eval_seeds} (mean; 95% bootstrap CI of HR@1)")
+    table = Table(title=f"synthetic test split, 20 candidates, candidate seeds {q.eval_seeds} (mean; 95% bootstrap CI of HR@1)", title_justify="left")
     for col in ("method", "HR@1", "95% CI", "HR@5", "NDCG@5", "MRR", "ValidRatio (gen)", "HR@1 (gen)"):
         table.add_column(col)
     for r in rows:
