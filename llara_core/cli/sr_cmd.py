@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--patience", type=int, help="epochs without val HR@1 gain before stopping")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--min-history", type=int, default=0, help="train only on rows with this many history items")
-    t.add_argument("--val-seed", type=int, default=0, help="seed of the persisted val candidates")
+    t.add_argument("--val-seeds", default="0,1,2,3,4",
+                   help="persisted val candidate seeds whose mean HR@1 drives early stopping")
     t.add_argument("--val-candidates", type=int, default=20)
     t.add_argument("--accelerator", default="auto", help="Fabric accelerator: auto, cpu, cuda, ...")
     t.add_argument("--threads", type=int, default=1,
@@ -81,13 +82,13 @@ def _one_line(exc: ValidationError, prefix: str) -> str:
     return "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
-def _parse_seeds(text: str) -> list[int]:
+def _parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
-        raise LlaraError(f"--seeds {text!r}: expected comma-separated integers, e.g. 0,1,2,3,4") from exc
+        raise LlaraError(f"{flag} {text!r}: expected comma-separated integers, e.g. 0,1,2,3,4") from exc
     if not seeds:
-        raise LlaraError("--seeds: give at least one seed")
+        raise LlaraError(f"{flag}: give at least one seed")
     return seeds
 
 
@@ -101,7 +102,7 @@ def run_train(args: argparse.Namespace) -> int:
             model=args.model, params=params, epochs=args.epochs, lr=args.lr,
             weight_decay=args.weight_decay, batch_size=args.batch_size, patience=args.patience,
             seed=args.seed, min_history=args.min_history, val_candidates=args.val_candidates,
-            val_seed=args.val_seed, accelerator=args.accelerator, max_minutes=args.max_minutes,
+            val_seeds=_parse_seeds(args.val_seeds, '--val-seeds'), accelerator=args.accelerator, max_minutes=args.max_minutes,
             threads=args.threads or None,
             progress=not args.no_progress,
         )
