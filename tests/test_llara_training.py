@@ -174,3 +174,12 @@ def test_checkpoints_hold_only_trainable_tensors(llara_world, tmp_path):
     resolved = json.loads((tmp_path / "run" / "config.resolved.json").read_text())
     assert resolved["projector"]["distribution"] == "llara"
     assert resolved["backbone"]["implementation"].endswith("TinyRandomBackbone")
+
+
+@pytest.mark.parametrize("backbone", ["tiny-random-llama", "tiny-random-gpt2"])
+def test_answer_only_logits_give_the_full_causal_lm_loss(llara_world, backbone):
+    m = build_llara(world_config(llara_world, backbone=backbone)).eval()
+    samples = [PromptSample((1, 2, 3), (4, 5, 6, 7, 8, 9), 6), PromptSample((10,), (11, 12, 13, 14, 15, 16), 11)]
+    batch = m.encode(m.build_prompts(samples, PromptMode.HYBRID), with_answers=True)
+    full = m.llm(inputs_embeds=m.input_embeddings(batch), attention_mask=batch.attention_mask, position_ids=batch.position_ids, labels=batch.labels).loss
+    assert float(m(batch)) == pytest.approx(float(full), abs=1e-5)

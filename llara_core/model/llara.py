@@ -20,7 +20,7 @@ from llara_core.interfaces import (
     PromptMode,
     PromptSample,
 )
-from llara_core.model.batching import PromptTokenizer, TokenBatch
+from llara_core.model.batching import IGNORE, PromptTokenizer, TokenBatch
 from llara_core.model.injection import inject_behaviour
 from llara_core.model.tokens import add_special_tokens
 from llara_core.model.tuning import apply_tuning, count_parameters
@@ -115,15 +115,27 @@ class LLaRA(nn.Module):
         return inject_behaviour(embeds, batch.input_ids, self.placeholder_id, self.behaviour_embeddings(batch.item_ids))
 
     def forward(self, batch: TokenBatch) -> torch.Tensor:
-        """Mean causal-LM loss over the answer tokens of ``batch`` (built with answers)."""
+        """Mean causal-LM loss over the answer tokens of ``batch`` (built with answers).
+
+        Rows are left-padded, so every answer sits in the last columns: logits are computed only
+        from the column before the first labelled token on (``logits_to_keep``), which spares
+        the vocabulary projection of every prompt position.
+        """
+        labelled = (batch.labels != IGNORE).any(0).nonzero()
+        if labelled.numel() == 0:
+            raise ValueError("the batch has no answer tokens to learn")
+        first = int(labelled[0])
+        keep = batch.labels.shape[1] - first + 1
         out = self.llm(
             inputs_embeds=self.input_embeddings(batch),
             attention_mask=batch.attention_mask,
             position_ids=batch.position_ids,
-            labels=batch.labels,
             use_cache=False,
+            logits_to_keep=keep,
         )
-        return out.loss
+        logits = out.logits[:, :-1].float()  # position t predicts token t + 1
+        targets = batch.labels[:, first:]
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
 
     # ------------------------------------------------------------------ inference
     def default_mode(self) -> PromptMode:
