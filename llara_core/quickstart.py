@@ -49,6 +49,7 @@ class QuickstartConfig(BaseModel):
     batch_size: int = 16
     lr: float = 3e-3
     min_lr_ratio: float = Field(1.0, description="1 = constant lr after warm-up (a short run learns the hybrid route late)")
+    hybrid_choice: str = Field("sample", description="curriculum draws per sample: a smoother signal for a short run")
     eval_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     generate: bool = True
     variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
@@ -64,7 +65,7 @@ def variant_config(q: QuickstartConfig, variant: str, data: Path, sasrec: Path, 
         "prompt_builder": {"name": "template", "params": {"templates": [TEMPLATE]}},
         "curriculum": VARIANTS[variant],
         "backbone": {"name": q.backbone, "params": {**q.backbone_params, "tokenizer_corpus": [str(titles)]}, "tuning": q.tuning},
-        "training": {"seed": q.seed, "max_steps": q.steps, "batch_size": q.batch_size, "lr": q.lr, "min_lr_ratio": q.min_lr_ratio, "log_every": 10, "out_dir": str(run_dir)},
+        "training": {"seed": q.seed, "max_steps": q.steps, "batch_size": q.batch_size, "lr": q.lr, "min_lr_ratio": q.min_lr_ratio, "hybrid_choice": q.hybrid_choice, "log_every": 10, "out_dir": str(run_dir)},
         "evaluation": {"batch_size": 20, "seeds": q.eval_seeds},
     }
 
@@ -180,11 +181,12 @@ def run_quickstart(out: Path, q: QuickstartConfig | None = None, console: Consol
 
 def print_table(console: Console, rows: list[dict[str, Any]], q: QuickstartConfig) -> None:
     table = Table(title=f"synthetic test split, 20 candidates, candidate seeds {q.eval_seeds} (mean; 95% bootstrap CI of HR@1)", title_justify="left")
-    for col in ("method", "HR@1", "95% CI", "HR@5", "NDCG@5", "MRR", "ValidRatio (gen)", "HR@1 (gen)"):
+    table.add_column("method", no_wrap=True)
+    for col in ("HR@1", "95% CI", "HR@5", "NDCG@5", "MRR", "ValidRatio (gen)", "HR@1 (gen)"):
         table.add_column(col)
     for r in rows:
         ci = f"[{r['hr@1_ci'][0]:.3f}, {r['hr@1_ci'][1]:.3f}]"
         gen = (f"{r['valid_ratio']:.3f}", f"{r['gen_hr@1']:.3f}") if "valid_ratio" in r else ("-", "-")
         table.add_row(r["method"], f"{r['hr@1']:.3f}", ci, f"{r['hr@5']:.3f}", f"{r['ndcg@5']:.3f}", f"{r['mrr']:.3f}", *gen)
-    console.print(table)
+    console.print(table, width=None if console.is_terminal else 120)
     console.print("HR@1 etc.: candidates ranked by the log-likelihood of their title (always valid); (gen): greedy answers matched to titles.")
