@@ -188,5 +188,5 @@ def print_table(console: Console, rows: list[dict[str, Any]], q: QuickstartConfi
         ci = f"[{r['hr@1_ci'][0]:.3f}, {r['hr@1_ci'][1]:.3f}]"
         gen = (f"{r['valid_ratio']:.3f}", f"{r['gen_hr@1']:.3f}") if "valid_ratio" in r else ("-", "-")
         table.add_row(r["method"], f"{r['hr@1']:.3f}", ci, f"{r['hr@5']:.3f}", f"{r['ndcg@5']:.3f}", f"{r['mrr']:.3f}", *gen)
-    console.print(table, width=None if console.is_terminal else 120)
+    (console if console.is_terminal else Console(width=120, file=console.file)).print(table)
     console.print("HR@1 etc.: candidates ranked by the log-likelihood of their title (always valid); (gen): greedy answers matched to titles.")
