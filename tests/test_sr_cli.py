@@ -18,7 +18,7 @@ def test_train_then_evaluate_with_the_installed_command(llara_cli, tiny_dataset_
     res = llara_cli("sr", "train", "--data", str(tiny_dataset_dir), "--model", "gru4rec", "--out", str(out),
                     "--epochs", "2", "--param", "dim=8", "--seed", "3", "--no-progress")
     assert res.returncode == 0, res.stderr
-    assert "best val HR@1" in res.stdout
+    assert "kept epoch" in res.stdout and "(best val mrr): val HR@1" in res.stdout
     config = json.loads((out / "config.json").read_text())
     assert config["component"] == "gru4rec" and config["params"]["dim"] == 8 and config["n_items"] == 30
     assert config["training"]["seed"] == 3 and config["training"]["epochs_run"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from llara_core.errors import DataError
 from llara_core.sr.baselines import baseline_scorer
 from llara_core.sr.checkpoint import load_item_encoder
 from llara_core.sr.evaluate import encoder_scorer, evaluate_scorer
-from llara_core.sr.trainer import METRICS_LOG, SRTrainConfig, train_item_encoder
+from llara_core.sr.trainer import METRICS_LOG, MONITORS, SRTrainConfig, train_item_encoder
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,10 @@ def synthetic(tmp_path_factory) -> Dataset:
     ds = make_synthetic(seed=0, n_items=120, n_train_users=300, n_val_users=60, n_test_users=80)
     ds.save(tmp_path_factory.mktemp("synthetic") / "data")
     return ds
+
+
+def config_monitor(folder) -> str:
+    return json.loads((folder / "config.json").read_text())["training"]["monitor"]
 
 
 def small(model: str, **kw) -> SRTrainConfig:
@@ -50,17 +55,20 @@ def test_same_seed_same_model_other_seed_other_model(synthetic, tmp_path):
     assert strip[0] == strip[1]
 
 
-def test_early_stopping_keeps_the_best_epoch_and_logs_every_epoch(synthetic, tmp_path):
+@pytest.mark.parametrize("monitor", ["mrr", "hr@1"])
+def test_early_stopping_keeps_the_best_epoch_and_logs_every_epoch(synthetic, tmp_path, monitor):
     # a huge learning rate makes validation fluctuate, so patience 1 stops early
     cfg = SRTrainConfig(model="gru4rec", params={"dim": 16}, epochs=30, lr=0.5, batch_size=256,
-                        patience=1, progress=False)
+                        patience=1, progress=False, monitor=monitor)
     result = train_item_encoder(synthetic, cfg, tmp_path / "m")
     rows = [json.loads(line) for line in (tmp_path / "m" / METRICS_LOG).read_text().splitlines()]
     assert len(rows) == result.epochs_run == min(30, result.best_epoch + 1)
     assert [r["epoch"] for r in rows] == list(range(1, result.epochs_run + 1))
-    best = max(rows, key=lambda r: (r["val_hr@1"], r["val_mrr"]))
+    order = [monitor] + [m for m in MONITORS if m != monitor]
+    best = max(rows, key=lambda r: tuple(r[f"val_{m}"] for m in order))
     assert best["epoch"] == result.best_epoch
-    assert result.best_val["hr@1"] == pytest.approx(best["val_hr@1"], abs=1e-6)
+    assert result.best_val[monitor] == pytest.approx(best[f"val_{monitor}"], abs=1e-6)
+    assert config_monitor(tmp_path / "m") == monitor
     # the saved model is the best epoch's: re-evaluating it on the val seeds gives the logged value
     loaded, config = load_item_encoder(tmp_path / "m")
     again = evaluate_scorer(encoder_scorer(loaded), synthetic, "val", 20, [0, 1, 2, 3, 4], n_boot=10)
@@ -82,3 +90,15 @@ def test_defaults_come_from_the_encoder(synthetic):
 def test_min_history_filter_and_empty_result(synthetic, tmp_path):
     with pytest.raises(DataError, match="no train row has at least 99 history items"):
         train_item_encoder(synthetic, small("caser", min_history=99), tmp_path / "m")
+
+
+def test_cosine_schedule_decays_to_zero_over_the_epochs(synthetic, tmp_path):
+    cfg = small("gru4rec", epochs=3, patience=3, schedule="cosine")
+    train_item_encoder(synthetic, cfg, tmp_path / "m")
+    rows = [json.loads(line) for line in (tmp_path / "m" / METRICS_LOG).read_text().splitlines()]
+    lrs = [r["lr"] for r in rows]
+    assert lrs[0] == pytest.approx(5e-3 * 0.5 * (1 + math.cos(math.pi / 3)), rel=1e-3)
+    assert lrs[0] > lrs[1] > lrs[2] and lrs[2] == pytest.approx(0.0, abs=1e-12)
+    constant = train_item_encoder(synthetic, small("gru4rec", epochs=2), tmp_path / "c")
+    assert constant.epochs_run == 2
+    assert {json.loads(x)["lr"] for x in (tmp_path / "c" / METRICS_LOG).read_text().splitlines()} == {5e-3}

@@ -36,11 +36,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float)
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--patience", type=int, help="epochs without val HR@1 gain before stopping")
+    t.add_argument("--patience", type=int, help="epochs without val gain (--monitor) before stopping")
+    t.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule over --epochs")
+    t.add_argument("--monitor", choices=("mrr", "hr@1", "ndcg@10"),
+                   help="val metric that picks the kept epoch (default mrr)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--min-history", type=int, default=0, help="train only on rows with this many history items")
     t.add_argument("--val-seeds", default="0,1,2,3,4",
-                   help="persisted val candidate seeds whose mean HR@1 drives early stopping")
+                   help="persisted val candidate seeds whose mean metric drives early stopping")
     t.add_argument("--val-candidates", type=int, default=20)
     t.add_argument("--accelerator", default="auto", help="Fabric accelerator: auto, cpu, cuda, ...")
     t.add_argument("--threads", type=int, default=1,
@@ -101,6 +104,7 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = SRTrainConfig(
             model=args.model, params=params, epochs=args.epochs, lr=args.lr,
             weight_decay=args.weight_decay, batch_size=args.batch_size, patience=args.patience,
+            schedule=args.schedule, monitor=args.monitor,
             seed=args.seed, min_history=args.min_history, val_candidates=args.val_candidates,
             val_seeds=_parse_seeds(args.val_seeds, '--val-seeds'), accelerator=args.accelerator, max_minutes=args.max_minutes,
             threads=args.threads or None,
@@ -111,9 +115,9 @@ def run_train(args: argparse.Namespace) -> int:
     dataset = Dataset.load(args.data)
     result = train_item_encoder(dataset, cfg, args.out)
     Console().print(
-        f"[bold]{args.model}[/] on {dataset.name}: best val HR@1 {result.best_val['hr@1']:.4f} "
-        f"(MRR {result.best_val['mrr']:.4f}) at epoch {result.best_epoch} of {result.epochs_run}, "
-        f"{result.seconds:.0f} s -> {result.folder}",
+        f"[bold]{args.model}[/] on {dataset.name}: kept epoch {result.best_epoch} of {result.epochs_run} "
+        f"(best val {result.config.monitor}): val HR@1 {result.best_val['hr@1']:.4f}, "
+        f"MRR {result.best_val['mrr']:.4f}; {result.seconds:.0f} s -> {result.folder}",
         highlight=False,
     )
     return 0

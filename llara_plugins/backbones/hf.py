@@ -8,7 +8,12 @@ from pydantic import Field
 
 from llara_core.errors import LlaraError
 from llara_core.interfaces import Backbone, BackboneLoader
-from llara_core.model.backbone_setup import DTYPES, BackboneOptions, file_fingerprint, finish_backbone
+from llara_core.model.backbone_setup import (
+    DTYPES,
+    BackboneOptions,
+    file_fingerprint,
+    finish_backbone,
+)
 
 
 class HFParams(BackboneOptions):

@@ -96,7 +96,9 @@ class SASRec(ItemEncoder):
 
     Params = SASRecParams
     #: training defaults used by ``llara sr train`` when no flag overrides them
-    train_defaults: ClassVar[dict] = {"lr": 3e-3, "weight_decay": 1e-5, "epochs": 50, "patience": 10}
+    train_defaults: ClassVar[dict] = {
+        "lr": 3e-3, "weight_decay": 1e-4, "epochs": 40, "patience": 15, "schedule": "cosine",
+    }
 
     def __init__(self, n_items: int, dim: int = 64, history_len: int = 10, num_heads: int = 1, dropout: float = 0.5):
         super().__init__()
