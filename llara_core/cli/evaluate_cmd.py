@@ -131,7 +131,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
         def tick() -> None:
             done[0] += 1
-            status.update(f"evaluating... {done[0]}/{len(seeds) * args.shuffles} candidate sets")
+            message = f"evaluating... {done[0]}/{len(seeds) * args.shuffles} candidate sets"
+            status.update(message)
+            if not console.is_terminal:  # logs get one line per finished set instead of a spinner
+                console.log(message, highlight=False)
 
         result = evaluate(
             model, dataset, args.split, seeds, args.mode, n_candidates, prompt_mode, args.batch_size,
