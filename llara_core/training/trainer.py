@@ -216,7 +216,10 @@ class Trainer:
                         }
                         if fabric.is_global_zero:
                             self.log.log(record)
-                        progress.update(task, info=f"loss {record['loss']:.3f} lr {lr:.2e} p {p:.2f} hyb {self.chooser.hybrid_fraction:.2f} {record['tokens_per_s']:.0f} tok/s")
+                        info = f"loss {record['loss']:.3f} lr {lr:.2e} p {p:.2f} hyb {self.chooser.hybrid_fraction:.2f} {record['tokens_per_s']:.0f} tok/s"
+                        progress.update(task, info=info)
+                        if fabric.is_global_zero and not self.console.is_terminal:  # logs: a line instead of a bar
+                            progress.console.print(f"step {step}/{self.total_steps}: {info}, {record['s_per_step']:.1f} s/step", highlight=False)
                         tokens, t0, window_loss, window_n = 0, time.perf_counter(), 0.0, 0
                     progress.update(task, completed=step)
                     if t.val_every and (step % t.val_every == 0 or step == self.total_steps):
