@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning_fabric import Fabric
@@ -29,13 +30,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, TensorDataset
 
+from llara_core.data.candidates import ensure_candidates
 from llara_core.data.dataset import Dataset
 from llara_core.errors import DataError, LlaraError
-from llara_core.evaluation.metrics import summarise
+from llara_core.evaluation.metrics import candidate_metrics, summarise
 from llara_core.interfaces import ItemEncoder
 from llara_core.slots import ITEM_ENCODERS
 from llara_core.sr.checkpoint import save_item_encoder
-from llara_core.sr.evaluate import encoder_scores, per_seed_metrics
+from llara_core.sr.evaluate import encoder_scores
+from llara_core.training.schedule import warmup_cosine
 
 METRICS_LOG = "metrics.jsonl"
 #: used when neither the user nor the encoder's ``train_defaults`` set a value
@@ -155,15 +158,12 @@ def _train(dataset: Dataset, cfg: SRTrainConfig, out_dir: Path) -> TrainResult:
         data, batch_size=cfg.batch_size, shuffle=True, generator=torch.Generator().manual_seed(cfg.seed)
     )
     optimizer = torch.optim.Adam(encoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total_steps = cfg.epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
-        if cfg.schedule == "cosine" else 1.0,
-    )
+    # no warm-up; cosine decays to 0 over every epoch, constant keeps the factor at 1
+    scheduler = warmup_cosine(optimizer, cfg.epochs * len(loader), 0.0, min_ratio=0.0 if cfg.schedule == "cosine" else 1.0)
     model, optimizer = fabric.setup(encoder, optimizer)
     loader = fabric.setup_dataloaders(loader)
     val_split = dataset.split("val")
+    val_candidates = [np.asarray(ensure_candidates(dataset, "val", cfg.val_candidates, seed)[0]) for seed in cfg.val_seeds]
 
     log_path = out_dir / METRICS_LOG
     log_path.write_text("")
@@ -191,8 +191,7 @@ def _train(dataset: Dataset, cfg: SRTrainConfig, out_dir: Path) -> TrainResult:
                 bar.update(batch_task, advance=1, info=f"loss {loss.item():.4f}")
             scores = encoder_scores(encoder, val_split)
             val = _mean_over_seeds(
-                [summarise(per_seed_metrics(scores, dataset, "val", cfg.val_candidates, seed)[0])
-                 for seed in cfg.val_seeds]
+                [summarise(candidate_metrics(scores, cands, val_split.targets)) for cands in val_candidates]
             )
             improved = _better(val, best, cfg.monitor)
             if improved:

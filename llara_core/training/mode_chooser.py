@@ -16,7 +16,7 @@ class ModeChooser:
     It also draws the template index per batch and counts the realised hybrid fraction.
     """
 
-    def __init__(self, curriculum: CurriculumScheduler, seed: int, per_sample: bool = False, behaviour_mode: PromptMode = PromptMode.HYBRID):
+    def __init__(self, curriculum: CurriculumScheduler, seed: int, per_sample: bool = False, behaviour_mode: PromptMode | str = PromptMode.HYBRID):
         self.curriculum = curriculum
         self.per_sample = per_sample
         self.behaviour_mode = PromptMode(behaviour_mode)

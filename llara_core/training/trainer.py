@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from llara_core.config.schema import ExperimentConfig
 from llara_core.data import Dataset
 from llara_core.evaluation.candidate_scoring import score_split
-from llara_core.interfaces import PromptMode, PromptSample
+from llara_core.interfaces import PromptSample
 from llara_core.model.llara import LLaRA
 from llara_core.training.data import CandidateSamples, EpochSampler, collate_raw
 from llara_core.training.metrics_log import MetricsLog
@@ -71,7 +71,7 @@ class Trainer:
         if self.micro_per_epoch == 0:
             raise ValueError(f"training.batch_size {self.t.batch_size} is larger than the train split ({len(self.train)} samples)")
         self.total_steps = self.t.max_steps or max(1, math.ceil(self.t.epochs * self.micro_per_epoch / self.t.grad_accum))
-        self.chooser = ModeChooser(model.curriculum, self.t.seed, self.t.hybrid_choice == "sample", PromptMode(self.t.behaviour_mode))
+        self.chooser = ModeChooser(model.curriculum, self.t.seed, self.t.hybrid_choice == "sample", self.t.behaviour_mode)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("nothing to train: the backbone is frozen and there is no projector")
