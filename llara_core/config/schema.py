@@ -97,7 +97,27 @@ class TrainingConfig(Strict):
     accelerator: str = "auto"
     devices: int | str = 1
     strategy: str = "auto"
-    precision: str = Field("32-true", description="Fabric precision, e.g. 32-true, bf16-mixed")
+    precision: str = Field(
+        "auto",
+        description="Fabric precision (32-true, bf16-mixed, ...); auto = bf16-mixed where the device "
+        "computes bf16 natively (CUDA with bf16; CPU with amx_bf16 or avx512_bf16), else 32-true",
+    )
+    objective: Literal["lm", "listwise", "lm+listwise"] = Field(
+        "lm",
+        description="lm = LLaRA's answer-token loss; listwise = softmax cross-entropy over the N "
+        "candidates' answer log-likelihoods (the supervised core of S-DPO; beyond the paper); "
+        "lm+listwise = lm + listwise_weight * listwise",
+    )
+    listwise_weight: float = Field(1.0, gt=0, description="weight of the listwise term in lm+listwise")
+    listwise_length_normalise: bool = Field(
+        True, description="listwise scores are mean per-token log-likelihoods (summed ones favour short titles)"
+    )
+    length_group_window: int | None = Field(
+        32,
+        gt=0,
+        description="batch samples of similar prompt length within shuffled windows of this many "
+        "batches (less padding); null = plain shuffled batches",
+    )
     num_workers: int = Field(0, ge=0)
     log_every: int = Field(1, gt=0)
     val_every: int | None = Field(None, gt=0, description="validate every N optimiser steps")

@@ -9,7 +9,6 @@ import numpy as np
 
 from llara_core.data import Dataset, ensure_candidates
 from llara_core.evaluation.metrics import metrics_from_scores
-from llara_core.evaluation.scoring import score_prompts
 from llara_core.interfaces import PromptMode, PromptSample
 
 if TYPE_CHECKING:
@@ -41,7 +40,6 @@ def score_split(
     seed: int,
     mode: PromptMode | str,
     limit: int | None = None,
-    batch_size: int = 8,
     length_normalise: bool = False,
     template_index: int = 0,
 ) -> ScoredSplit:
@@ -52,6 +50,6 @@ def score_split(
     samples = samples_with_candidates(dataset, split, cands, indices)
     prompts = model.build_prompts(samples, PromptMode(mode), template_index)
     titles = [[model.prompt_builder.title(c) for c in s.candidates] for s in samples]
-    scores = np.stack(score_prompts(model, prompts, titles, length_normalise, batch_size))
+    scores = np.stack(model.score_candidates(prompts, titles, length_normalise))
     target_pos = [list(s.candidates).index(s.target) for s in samples]
     return ScoredSplit(indices, [cands[i] for i in indices], target_pos, scores, metrics_from_scores(scores, target_pos), sha)

@@ -11,10 +11,8 @@ import numpy as np
 
 from llara_core.data import Dataset, ensure_candidates
 from llara_core.evaluation.candidate_scoring import samples_with_candidates
-from llara_core.evaluation.generation import generate_answers
 from llara_core.evaluation.matching import match_answer
 from llara_core.evaluation.metrics import metrics_from_scores
-from llara_core.evaluation.scoring import score_prompts
 from llara_core.evaluation.stats import bootstrap_ci, over_seeds, report
 from llara_core.interfaces import PromptMode, PromptSample
 
@@ -129,7 +127,7 @@ def evaluate(
             seed_rows = [{"seed": seed, "shuffle": sh, "index": i, "target": s.target, "target_pos": p} for i, s, p in zip(indices, samples, target_pos)]
             if mode in ("score", "both"):
                 t0 = time.perf_counter()
-                scores = np.stack(score_prompts(model, prompts, titles, length_normalise, batch_size))
+                scores = np.stack(model.score_candidates(prompts, titles, length_normalise))
                 timing["score_s"] += time.perf_counter() - t0
                 per = metrics_from_scores(scores, target_pos)
                 scoring.append(per)
@@ -140,7 +138,7 @@ def evaluate(
                     r["score_top"] = int(s.candidates[int(np.argmax(sc))])
             if mode in ("generate", "both"):
                 t0 = time.perf_counter()
-                answers = generate_answers(model, prompts, max_new_tokens, batch_size)
+                answers = model.generate(prompts, max_new_tokens, batch_size)
                 timing["generate_s"] += time.perf_counter() - t0
                 per, gen_rows = _generation_per_sample(answers, samples, titles)
                 generation.append(per)

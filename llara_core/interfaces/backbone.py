@@ -18,20 +18,25 @@ class Backbone:
     ``model`` is a ``transformers.PreTrainedModel`` whose forward accepts ``inputs_embeds``,
     ``attention_mask``, ``labels`` and ``past_key_values``; ``tokenizer`` a fast tokenizer with a
     pad token set. ``identity`` describes the weights (id, file, hash) for result manifests;
-    ``chat_template`` tells prompt formatting whether to wrap prompts as chat messages.
+    ``use_chat_template`` tells prompt formatting whether to wrap prompts as chat messages and
+    ``system_prompt`` which system message to give (see ``PromptTokenizer``);
+    ``gradient_checkpointing`` is ``True``, ``False`` or ``"auto"`` (the trainer decides).
     """
 
     model: Any
     tokenizer: Any
     identity: dict[str, Any] = field(default_factory=dict)
     use_chat_template: bool = False
+    system_prompt: str | None = ""
+    gradient_checkpointing: bool | str = False
 
 
 class BackboneLoader(ABC):
     """Loads a backbone. Constructed as ``cls(**params)``; ``load()`` does the (slow) work.
 
     Params common to all loaders: ``dtype`` (float32 | bfloat16), ``attn_implementation``
-    (sdpa | eager), ``gradient_checkpointing`` (bool). The returned model is in train mode with
+    (sdpa | eager), ``gradient_checkpointing`` (bool | auto), ``use_chat_template``,
+    ``system_prompt``. The returned model is in train mode with
     all parameters trainable; the tuning mode (lora / freeze / full) is applied by the caller.
     """
 

@@ -9,6 +9,9 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from llara_core.errors import LlaraError
+from llara_core.interfaces.backbone import Backbone
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -20,14 +23,25 @@ class BackboneOptions(BaseModel):
         "float32", description="weights dtype; float32 master weights are recommended for training"
     )
     attn_implementation: Literal["sdpa", "eager"] = "sdpa"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | Literal["auto"] = Field(
+        "auto",
+        description="recompute activations in the backward pass (less memory, ~45% slower on CPU); "
+        "auto = only when the trainer's memory estimate says the batch needs it",
+    )
     use_chat_template: bool | None = Field(
         None, description="wrap prompts in the tokenizer's chat template; None = when it has one"
     )
+    system_prompt: str | None = Field(
+        "",
+        description="system message of the chat template: '' = none, in the fewest tokens the template "
+        "allows (replaces a template's silent default, e.g. SmolLM2's 31-token one); null = the "
+        "template's own behaviour; any other text = that message",
+    )
 
 
-def finish_backbone(model: Any, tokenizer: Any, options: BackboneOptions) -> bool:
-    """Set the pad token, dtype and gradient checkpointing; return whether to use the chat template.
+def finish_backbone(model: Any, tokenizer: Any, options: BackboneOptions, identity: dict[str, Any]) -> Backbone:
+    """Set the pad token, dtype and gradient checkpointing; return the :class:`Backbone` with the
+    prompt-formatting options (chat template or not, system prompt) taken from ``options``.
 
     The pad token: the tokenizer's own if set, else EOS (labels never depend on the pad id:
     llara builds labels from token spans, and attention masks hide padding).
@@ -38,14 +52,27 @@ def finish_backbone(model: Any, tokenizer: Any, options: BackboneOptions) -> boo
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.to(DTYPES[options.dtype])
-    if options.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.config.use_cache = False
-    if options.use_chat_template is None:
-        return bool(getattr(tokenizer, "chat_template", None))
-    if options.use_chat_template and not getattr(tokenizer, "chat_template", None):
-        raise ValueError("backbone.params.use_chat_template is true but the tokenizer has no chat template")
-    return options.use_chat_template
+    if options.gradient_checkpointing is True:
+        enable_gradient_checkpointing(model)
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if options.use_chat_template and not has_template:
+        raise LlaraError("backbone.params.use_chat_template is true but the tokenizer has no chat template")
+    chat = has_template if options.use_chat_template is None else options.use_chat_template
+    return Backbone(
+        model=model,
+        tokenizer=tokenizer,
+        identity=identity,
+        use_chat_template=chat,
+        system_prompt=options.system_prompt,
+        gradient_checkpointing=options.gradient_checkpointing,
+    )
+
+
+def enable_gradient_checkpointing(model: Any) -> None:
+    """Non-reentrant activation checkpointing of every decoder layer (a PEFT wrapper or HF model)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    base.config.use_cache = False
 
 
 def file_fingerprint(path: str | Path, full_hash_limit: int = 2 << 30) -> dict[str, Any]:

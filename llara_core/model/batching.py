@@ -58,28 +58,71 @@ class PromptTokenizer:
     Plain backbones see ``prompt`` then the answer ``" " + title + terminator`` (the leading
     space belongs to the answer, as byte-level BPE tokenizers expect). Chat backbones see the
     prompt as a user message with the assistant turn opened, then ``title + terminator``.
+
+    ``system_prompt`` (chat backbones only): ``""`` = no system text, in the fewest tokens the
+    chat template allows (SmolLM2's template, for one, adds its own 31-token default system
+    prompt when no system message is given; an empty one replaces it); ``None`` = whatever
+    the template does without a system message; any other text = that system message.
+    Training and evaluation of one model use the same value (it is a backbone param).
     """
 
-    def __init__(self, tokenizer: Any, placeholder_id: int, use_chat_template: bool, terminator: str = "\n"):
+    def __init__(
+        self,
+        tokenizer: Any,
+        placeholder_id: int,
+        use_chat_template: bool,
+        terminator: str = "\n",
+        system_prompt: str | None = "",
+    ):
         self.tokenizer = tokenizer
         self.placeholder_id = placeholder_id
         self.use_chat_template = use_chat_template
         self.terminator = terminator
+        self.system_prompt = system_prompt
         self.pad_id = tokenizer.pad_token_id
+        self._answers: dict[str, list[int]] = {}
+        self._messages_with_empty_system: bool | None = None
+
+    def _chat(self, messages: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _messages(self, text: str) -> list[dict[str, str]]:
+        user = [{"role": "user", "content": text}]
+        if self.system_prompt is None:
+            return user
+        if self.system_prompt:
+            return [{"role": "system", "content": self.system_prompt}, *user]
+        if self._messages_with_empty_system is None:  # decided once: which form is shorter
+            probe = "x"
+            plain = len(self.tokenizer(self._chat([{"role": "user", "content": probe}]), add_special_tokens=False).input_ids)
+            try:
+                empty = len(self.tokenizer(self._chat([{"role": "system", "content": ""}, {"role": "user", "content": probe}]), add_special_tokens=False).input_ids)
+            except Exception:  # a template without a system role
+                empty = plain + 1
+            self._messages_with_empty_system = empty < plain
+        return [{"role": "system", "content": ""}, *user] if self._messages_with_empty_system else user
+
+    def prompt_text(self, text: str) -> str:
+        """The prompt as the backbone reads it (chat-formatted when the backbone uses a template)."""
+        return self._chat(self._messages(text)) if self.use_chat_template else text
 
     def prompt_ids(self, text: str) -> list[int]:
         if self.use_chat_template:
-            text = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-            )
-            return self.tokenizer(text, add_special_tokens=False).input_ids
+            return self.tokenizer(self.prompt_text(text), add_special_tokens=False).input_ids
         return self.tokenizer(text, add_special_tokens=True).input_ids
 
     def answer_text(self, title: str) -> str:
         return (title if self.use_chat_template else " " + title) + self.terminator
 
     def answer_ids(self, title: str) -> list[int]:
-        return self.tokenizer(self.answer_text(title), add_special_tokens=False).input_ids
+        """Token ids of ``title`` as an answer (memoised: titles repeat across prompts)."""
+        ids = self._answers.get(title)
+        if ids is None:
+            ids = self.tokenizer(self.answer_text(title), add_special_tokens=False).input_ids
+            if not ids:
+                raise LlaraError(f"the answer text of title {title!r} has no tokens")
+            self._answers[title] = ids
+        return list(ids)
 
     def _check(self, ids: list[int], prompt: Prompt, row: int) -> None:
         n = sum(1 for t in ids if t == self.placeholder_id)
@@ -89,13 +132,18 @@ class PromptTokenizer:
                 f"(does a title contain the placeholder text?): {prompt.text[:80]!r}"
             )
 
+    def checked_prompt_ids(self, prompt: Prompt, row: int = 0) -> list[int]:
+        """Token ids of ``prompt``; LlaraError when its placeholders do not match its items."""
+        ids = self.prompt_ids(prompt.text)
+        self._check(ids, prompt, row)
+        return ids
+
     def encode(self, prompts: Sequence[Prompt], with_answers: bool) -> TokenBatch:
         """Left-padded batch of prompts; with ``with_answers`` the answer tokens follow each
         prompt and are the only labelled positions."""
         rows, labels, prompt_lens = [], [], []
         for i, p in enumerate(prompts):
-            ids = self.prompt_ids(p.text)
-            self._check(ids, p, i)
+            ids = self.checked_prompt_ids(p, i)
             prompt_lens.append(len(ids))
             lab = [IGNORE] * len(ids)
             if with_answers:

@@ -22,6 +22,7 @@ from llara_core.interfaces import (
 )
 from llara_core.model.batching import IGNORE, PromptTokenizer, TokenBatch
 from llara_core.model.injection import inject_behaviour
+from llara_core.model.objectives import CandidateBatch, candidate_objective
 from llara_core.model.tokens import add_special_tokens
 from llara_core.model.tuning import apply_tuning, count_parameters
 
@@ -58,7 +59,10 @@ class LLaRA(nn.Module):
         self.llm = apply_tuning(backbone.model, tuning, lora)
         self.tuning = tuning
         self.prompt_builder = prompt_builder
-        self.prompt_tokenizer = PromptTokenizer(self.tokenizer, self.placeholder_id, backbone.use_chat_template)
+        self.prompt_tokenizer = PromptTokenizer(
+            self.tokenizer, self.placeholder_id, backbone.use_chat_template, system_prompt=backbone.system_prompt
+        )
+        self.gradient_checkpointing = backbone.gradient_checkpointing
         self.item_encoder = item_encoder
         if item_encoder is not None:
             item_encoder.requires_grad_(False)
@@ -114,13 +118,18 @@ class LLaRA(nn.Module):
             return embeds
         return inject_behaviour(embeds, batch.input_ids, self.placeholder_id, self.behaviour_embeddings(batch.item_ids))
 
-    def forward(self, batch: TokenBatch) -> torch.Tensor:
-        """Mean causal-LM loss over the answer tokens of ``batch`` (built with answers).
+    def forward(self, batch: TokenBatch | CandidateBatch) -> torch.Tensor:
+        """The training loss of ``batch``: for a :class:`TokenBatch` (built with answers) the mean
+        causal-LM loss over its answer tokens (LLaRA's objective); for a :class:`CandidateBatch`
+        the listwise / lm+listwise objective over every sample's candidates
+        (:mod:`llara_core.model.objectives`).
 
         Rows are left-padded, so every answer sits in the last columns: logits are computed only
         from the column before the first labelled token on (``logits_to_keep``), which spares
         the vocabulary projection of every prompt position.
         """
+        if isinstance(batch, CandidateBatch):
+            return candidate_objective(self, batch)
         labelled = (batch.labels != IGNORE).any(0).nonzero()
         if labelled.numel() == 0:
             raise ValueError("the batch has no answer tokens to learn")
@@ -147,6 +156,26 @@ class LLaRA(nn.Module):
         config = getattr(self, "config", None)
         return PromptMode(config.training.behaviour_mode) if config is not None else PromptMode.HYBRID
 
+    def score_candidates(
+        self,
+        prompts: Sequence[Prompt],
+        titles: Sequence[Sequence[str]],
+        length_normalise: bool = False,
+        rows_per_pass: int = 1,
+        max_tokens: int | None = None,
+    ) -> list[Any]:
+        """Per prompt, the log-likelihood of each candidate title as the answer (NumPy arrays),
+        all candidates of a prompt in one forward pass (:mod:`llara_core.model.scoring`)."""
+        from llara_core.model.scoring import DEFAULT_MAX_TOKENS, score_candidates
+
+        return score_candidates(self, prompts, titles, length_normalise, rows_per_pass, max_tokens or DEFAULT_MAX_TOKENS)
+
+    def generate(self, prompts: Sequence[Prompt], max_new_tokens: int = 64, batch_size: int = 8) -> list[str]:
+        """Greedy answers of ``prompts``, cut at the first newline (:mod:`llara_core.model.generation`)."""
+        from llara_core.model.generation import generate_answers
+
+        return generate_answers(self, prompts, max_new_tokens, batch_size)
+
     @torch.no_grad()
     def recommend(
         self,
@@ -158,12 +187,10 @@ class LLaRA(nn.Module):
     ) -> list[tuple[int, float]]:
         """The candidates ranked by the log-likelihood of their title as the answer, best first,
         as ``(item id, score)`` pairs."""
-        from llara_core.evaluation.scoring import score_prompts
-
         mode = PromptMode(mode) if mode is not None else self.default_mode()
         prompt = self.build_prompts([PromptSample(tuple(history), tuple(candidates), None)], mode, template_index)[0]
         titles = [self.prompt_builder.title(c) for c in candidates]
-        scores = score_prompts(self, [prompt], [titles], length_normalise=length_normalise)[0]
+        scores = self.score_candidates([prompt], [titles], length_normalise=length_normalise)[0]
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
         return [(int(candidates[i]), float(scores[i])) for i in order]
 

@@ -13,12 +13,17 @@ def add_special_tokens(tokenizer: Any, model: Any, tokens: Sequence[str]) -> dic
     tokenizer now has more ids than the model has rows. Returns token -> id.
 
     The new rows are never read as inputs (placeholders are always replaced by projected
-    behaviour embeddings), and generation suppresses them as outputs.
+    behaviour embeddings), and generation suppresses them as outputs. Each token absorbs the
+    whitespace before it (``lstrip``): in "Title [ItemEmb]" the space would otherwise become a
+    token of its own, ~30 wasted tokens per hybrid prompt.
     """
+    from tokenizers import AddedToken
+
     vocab = tokenizer.get_vocab()
     new = [t for t in tokens if t not in vocab]
     if new:
-        tokenizer.add_special_tokens({"additional_special_tokens": list(new)}, replace_extra_special_tokens=False)
+        added = [AddedToken(t, lstrip=True, rstrip=False, single_word=False, normalized=False, special=True) for t in new]
+        tokenizer.add_special_tokens({"additional_special_tokens": added}, replace_extra_special_tokens=False)
     rows = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) > rows:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)

@@ -32,9 +32,13 @@ from llara_core.data import Dataset
 from llara_core.evaluation.candidate_scoring import score_split
 from llara_core.interfaces import PromptSample
 from llara_core.model.llara import LLaRA
+from llara_core.model.backbone_setup import enable_gradient_checkpointing
+from llara_core.model.objectives import CandidateBatch
 from llara_core.training.data import CandidateSamples, EpochSampler, collate_raw
+from llara_core.training.memory_estimate import needs_checkpointing
 from llara_core.training.metrics_log import MetricsLog
 from llara_core.training.mode_chooser import ModeChooser
+from llara_core.training.precision import resolve_precision
 from llara_core.training.schedule import warmup_cosine
 from llara_core.training.state_io import load_checkpoint, save_checkpoint
 
@@ -42,10 +46,15 @@ LAST, BEST = "last", "best"
 
 
 def make_fabric(cfg: ExperimentConfig):
+    """Fabric for the configured accelerator, devices, strategy and (resolved) precision; the
+    chosen precision and why is in ``fabric.llara_precision``."""
     from lightning_fabric import Fabric
 
     t = cfg.training
-    return Fabric(accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=t.precision)
+    precision, reason = resolve_precision(t.precision, t.accelerator)
+    fabric = Fabric(accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=precision)
+    fabric.llara_precision = (precision, reason)
+    return fabric
 
 
 class Trainer:
@@ -72,6 +81,9 @@ class Trainer:
             raise ValueError(f"training.batch_size {self.t.batch_size} is larger than the train split ({len(self.train)} samples)")
         self.total_steps = self.t.max_steps or max(1, math.ceil(self.t.epochs * self.micro_per_epoch / self.t.grad_accum))
         self.chooser = ModeChooser(model.curriculum, self.t.seed, self.t.hybrid_choice == "sample", self.t.behaviour_mode)
+        self.title_chars = [len(model.prompt_builder.title(i)) for i in range(dataset.n_items)]
+        self.notes = [f"precision {p} ({why})" for p, why in [getattr(self.fabric, "llara_precision", (self.t.precision, "as configured"))]]
+        self._setup_checkpointing()
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ValueError("nothing to train: the backbone is frozen and there is no projector")
@@ -89,6 +101,48 @@ class Trainer:
             "total_steps": self.total_steps,
         }
         self.log = MetricsLog(self.run_dir)
+
+    # ------------------------------------------------------------------ batches
+    def make_batch(self, rows: list[dict[str, Any]], modes, template: int):
+        """The training batch of ``rows`` for the configured objective (on the model's device)."""
+        model, t = self.model, self.t
+        samples = [PromptSample(r["history"], tuple(r["candidates"]), r["target"]) for r in rows]
+        prompts = model.build_prompts(samples, modes, template)
+        if t.objective == "lm":
+            return model.encode(prompts, with_answers=True)
+        titles = [[model.prompt_builder.title(c) for c in s.candidates] for s in samples]
+        targets = [list(s.candidates).index(s.target) for s in samples]
+        return CandidateBatch.for_objective(t.objective, prompts, titles, targets, t.listwise_weight, t.listwise_length_normalise)
+
+    def _setup_checkpointing(self) -> None:
+        """Resolve ``gradient_checkpointing: auto`` from a memory estimate of the longest of 64
+        sampled training batches (hybrid prompts, the configured objective)."""
+        setting = getattr(self.model, "gradient_checkpointing", False)
+        if setting is True:
+            self.notes.append("gradient checkpointing on (backbone.params.gradient_checkpointing: true)")
+            return
+        if setting is False:
+            self.notes.append("gradient checkpointing off (backbone.params.gradient_checkpointing: false)")
+            return
+        from llara_core.interfaces import PromptMode
+
+        model, t = self.model, self.t
+        rng = torch.Generator().manual_seed(t.seed)
+        idx = torch.randperm(len(self.samples), generator=rng)[:64].tolist()
+        mode = PromptMode.HYBRID if model.has_behaviour else PromptMode.TEXT
+        tok = model.prompt_tokenizer
+        longest, answers = 0, 0
+        for i in idx:
+            r = self.samples.sample(i, 0)
+            prompt = model.build_prompts([PromptSample(r["history"], tuple(r["candidates"]), r["target"])], mode)[0]
+            n_answers = [len(tok.answer_ids(model.prompt_builder.title(c))) for c in (r["candidates"] if t.objective != "lm" else [r["target"]])]
+            size = len(tok.prompt_ids(prompt.text)) + sum(n_answers)
+            if size > longest:
+                longest, answers = size, sum(n_answers)
+        on, note = needs_checkpointing(model.llm.config, longest * t.batch_size, answers * t.batch_size, self.fabric.device)
+        if on:
+            enable_gradient_checkpointing(model.llm)
+        self.notes.append(note)
 
     # ------------------------------------------------------------------ checkpoints
     def _raw_optimizer(self) -> torch.optim.Optimizer:
@@ -118,7 +172,7 @@ class Trainer:
         mode = self.cfg.evaluation.prompt_mode or self.model.default_mode()
         if t.val_metric == "loss":
             return {"val_loss": self.validation_loss(mode)}
-        scored = score_split(self.model, self.dataset, "val", d.n_candidates, d.candidate_seed, mode, t.val_samples, self.cfg.evaluation.batch_size)
+        scored = score_split(self.model, self.dataset, "val", d.n_candidates, d.candidate_seed, mode, t.val_samples)
         return {f"val_{k}": float(v.mean()) for k, v in scored.per_sample.items()}
 
     @torch.no_grad()
@@ -168,6 +222,11 @@ class Trainer:
         t = self.t
         model, fabric = self.model, self.fabric
         model.train()
+        if fabric.is_global_zero:
+            for note in self.notes:
+                self.console.print(note, highlight=False)
+            info = {"notes": self.notes, "objective": t.objective, "effective_batch": t.batch_size * fabric.world_size * t.grad_accum}
+            (self.run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
         n_templates = model.prompt_builder.n_templates
         tokens, t0, window_loss, window_n = 0, time.perf_counter(), 0.0, 0
         stop = self.state["stopped_early"]
@@ -176,13 +235,13 @@ class Trainer:
             task = progress.add_task("train", total=self.total_steps, completed=self.state["global_step"], info="")
             while self.state["global_step"] < self.total_steps and not stop:
                 self.samples.epoch = self.state["epoch"]
-                sampler = EpochSampler(len(self.train), t.seed, self.state["epoch"], self.state["micro_in_epoch"] * t.batch_size, fabric.global_rank, fabric.world_size)
+                sampler = EpochSampler(len(self.train), t.seed, self.state["epoch"], self.state["micro_in_epoch"] * t.batch_size, fabric.global_rank, fabric.world_size,
+                                       lengths=self.samples.length_proxy(self.title_chars), batch_size=t.batch_size, window=t.length_group_window)
                 loader = DataLoader(self.samples, batch_size=t.batch_size, sampler=sampler, num_workers=t.num_workers, collate_fn=collate_raw, drop_last=True,
                                     generator=torch.Generator().manual_seed(t.seed + self.state["epoch"]))  # keeps the global RNG (dropout) untouched
                 for rows in loader:
                     modes, template, p = self.chooser.draw(self.state["global_step"], self.total_steps, len(rows), n_templates)
-                    samples = [PromptSample(r["history"], tuple(r["candidates"]), r["target"]) for r in rows]
-                    batch = model.encode(model.build_prompts(samples, modes, template), with_answers=True)
+                    batch = self.make_batch(rows, modes, template)
                     micro += 1
                     accumulating = micro % t.grad_accum != 0
                     with fabric.no_backward_sync(self.fmodel, enabled=accumulating):

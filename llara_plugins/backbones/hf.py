@@ -40,13 +40,12 @@ def load_hf(model_id: str, params: BackboneOptions, gguf_file: str | None = None
         )
     except (OSError, ValueError) as exc:
         raise LlaraError(f"backbone {model_id!r}{f' ({gguf_file})' if gguf_file else ''}: cannot load: {exc}") from exc
-    chat = finish_backbone(model, tokenizer, params)
     identity = {"model": model_id, "class": type(model).__name__}
     if gguf_file:
         identity["weights"] = file_fingerprint(Path(model_id) / gguf_file)
     elif Path(model_id).is_dir():
         identity["weights"] = [file_fingerprint(p) for p in sorted(Path(model_id).glob("*.safetensors"))]
-    return Backbone(model=model, tokenizer=tokenizer, identity=identity, use_chat_template=chat)
+    return finish_backbone(model, tokenizer, params, identity)
 
 
 class HFBackbone(BackboneLoader):

@@ -120,14 +120,13 @@ class TinyRandomBackbone(BackboneLoader):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(p.seed)
             model = cls(config)
-        chat = finish_backbone(model, tokenizer, p)
         identity = {
             "model": f"tiny-random-{p.family}",
             "seed": p.seed,
             "state_sha256": state_fingerprint(model),
             "vocab": hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest(),
         }
-        return Backbone(model=model, tokenizer=tokenizer, identity=identity, use_chat_template=chat)
+        return finish_backbone(model, tokenizer, p, identity)
 
 
 LLAMA = Preset("tiny-random", {"family": "llama"}, "Tiny random Llama (hidden 64, 2 layers) with a local BPE tokenizer")

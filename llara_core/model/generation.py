@@ -1,8 +1,9 @@
 """Greedy generation of answers for a batch of prompts: left padding, KV cache, stop at newline.
 
 Prompts are left-padded with explicit positions, so an answer does not depend on the batch it was
-generated in. Decoding stops per row at the first token whose text contains a newline (or EOS),
-and for the batch as soon as every row stopped, or after ``max_new_tokens``.
+generated in. The prompt pass projects only its last position onto the vocabulary. Decoding
+stops per row at the first token whose text contains a newline (or EOS), and for the batch as
+soon as every row stopped, or after ``max_new_tokens``. Called through ``LLaRA.generate``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def generate_chunk(model: LLaRA, prompts: Sequence[Prompt], max_new_tokens: int 
     llm, tok = model.llm, model.tokenizer
     batch = model.encode(prompts, with_answers=False)
     mask = batch.attention_mask
-    out = llm(inputs_embeds=model.input_embeddings(batch), attention_mask=mask, position_ids=batch.position_ids, use_cache=True)
+    out = llm(inputs_embeds=model.input_embeddings(batch), attention_mask=mask, position_ids=batch.position_ids, use_cache=True, logits_to_keep=1)
     cache, logits = output_cache(out), out.logits[:, -1]
     position = mask.sum(1, keepdim=True)
     stop_ids = torch.tensor(sorted(_newline_ids(tok) | {tok.eos_token_id}), device=mask.device)

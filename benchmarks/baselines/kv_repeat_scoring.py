@@ -1,4 +1,8 @@
-"""Likelihood scoring of candidates with a shared prompt prefix.
+"""Baseline for the benchmarks: llara's scorer before the one-pass design (kept verbatim, only
+renamed). Each prompt is encoded once and its KV cache repeated for the N candidates, which are
+scored in one batched pass; the cache is copied N times (and again on append).
+
+Likelihood scoring of candidates with a shared prompt prefix.
 
 For each prompt, the score of candidate c is ``sum_t log p(answer_c[t] | prompt, answer_c[:t])``
 (optionally divided by the answer length), where ``answer_c`` is the candidate's title formatted

@@ -1,0 +1,1 @@
+"""Implementations llara is measured against: its own earlier designs and reference-style code."""
