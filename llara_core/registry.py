@@ -6,12 +6,23 @@ registration in code (:meth:`Registry.register`) or from installed distributions
 an entry point in the slot's group. Discovery reads distribution metadata only; nothing is
 imported until a name is built, described or validated. A *preset* is a name that maps to an
 implementation plus default params (like Fabric's ``ddp_spawn``).
+
+Staying light: a registry may name its interface as an import string, resolved only when a
+class must be checked (registration, loading an implementation). A distribution may declare a
+component's ``Params`` model in the group ``<group>.params`` (same name, same distribution), in
+a module that imports nothing heavy: params validation, ``params_model`` and ``describe`` then
+read it without importing the implementation; ``brief`` (what ``llara components`` lists) reads
+summaries from the module source with :mod:`ast`, without executing it.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
+import importlib
+import importlib.machinery
 import importlib.metadata as md
+import importlib.util
 import inspect
 import os
 import sys
@@ -24,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from llara_core.errors import (
     ComponentInterfaceError,
     DuplicateComponentError,
+    LlaraError,
     PluginLoadError,
     UnknownComponentError,
 )
@@ -64,6 +76,20 @@ class Provider:
         return f"{self.distribution}{version} ({self.origin})"
 
 
+@dataclass(frozen=True)
+class _Static:
+    """What the source of an entry point's module says about its target, read without running it."""
+
+    kind: str  # "class" or "preset"
+    qualname: str
+    summary: str
+    base: str | None = None  # presets
+    missing: tuple[str, ...] = ()  # top-level imports of the module that are not installed
+
+
+_UNREAD = object()  # _Entry.static not computed yet
+
+
 @dataclass
 class _Entry:
     name: str
@@ -72,6 +98,9 @@ class _Entry:
     entry_point: md.EntryPoint | None = None
     summary: str | None = None
     error: BaseException | None = None
+    params_entry_point: md.EntryPoint | None = None  # from the group "<group>.params"
+    params_target: type[BaseModel] | None = None  # the declared Params once loaded
+    static: Any = _UNREAD  # _Static | None once read
 
 
 def _first_line(text: str | None) -> str:
@@ -97,6 +126,113 @@ def _provider_of(module: str, qual: str) -> Provider:
     return Provider(f"<code:{module.split('.')[0]}>", None, f"{module}.{qual}")
 
 
+def _import_string(ref: str) -> Any:
+    """The object named by ``"package.module:Attr"`` (``Attr`` may be dotted)."""
+    module, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in filter(None, attr.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _module_source(module: str) -> str | None:
+    """The source text of ``module`` found without importing it (nor its parent packages)."""
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if path is None:
+        parts = module.split(".")
+        try:
+            spec = importlib.util.find_spec(parts[0])  # top level: imports nothing
+            for i in range(1, len(parts)):
+                if spec is None or not spec.submodule_search_locations:
+                    return None
+                name = ".".join(parts[: i + 1])
+                loaded = sys.modules.get(name)
+                spec = loaded.__spec__ if loaded is not None else importlib.machinery.PathFinder.find_spec(
+                    name, list(spec.submodule_search_locations)
+                )
+        except (ImportError, ValueError, AttributeError):
+            return None
+        path = spec.origin if spec is not None else None
+    if not path or not str(path).endswith(".py"):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _missing_imports(tree: ast.Module) -> tuple[str, ...]:
+    """Top-level packages imported unconditionally at module level that are not installed."""
+    tops: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            tops += [a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            tops.append(node.module.split(".")[0])
+    missing = []
+    for top in dict.fromkeys(tops):
+        if top == "__future__" or top in sys.modules:
+            continue
+        try:
+            if importlib.util.find_spec(top) is None:
+                missing.append(top)
+        except (ImportError, ValueError):
+            pass
+    return tuple(missing)
+
+
+def _preset_call(value: ast.expr) -> tuple[str, str] | None:
+    """(base, summary) of a ``Preset(base, params, summary)`` call with literal arguments."""
+    if not isinstance(value, ast.Call):
+        return None
+    func = value.func
+    if (func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)) != "Preset":
+        return None
+    try:
+        args = [ast.literal_eval(a) for a in value.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in value.keywords}
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    bound = dict(zip(("base", "params", "summary"), args)) | kwargs
+    if not isinstance(bound.get("base"), str) or not isinstance(bound.get("summary", ""), str):
+        return None
+    return bound["base"], bound.get("summary", "")
+
+
+def _read_static(ep: md.EntryPoint) -> _Static | None:
+    """What the module source says about ``ep``'s target: a class defined there (its docstring)
+    or a ``Preset(...)`` with literal arguments. None when the source cannot tell (not found, not
+    Python source, the name bound in another way): callers then import the module."""
+    module, _, attr = ep.value.partition(":")
+    attr = attr.strip()
+    source = _module_source(module.strip()) if attr.isidentifier() else None
+    if source is None:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    found: _Static | None = None
+    for node in tree.body:  # the last top-level binding of the name wins, as when the module runs
+        if isinstance(node, ast.ClassDef) and node.name == attr:
+            found = _Static("class", attr, _first_line(ast.get_docstring(node)))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == attr for t in targets):
+                preset = _preset_call(node.value) if node.value is not None else None
+                found = None if preset is None else _Static("preset", attr, preset[1], base=preset[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == attr:
+            found = None
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+            (a.asname or a.name.split(".")[0]) == attr for a in node.names
+        ):
+            found = None
+    if found is not None:
+        found = _Static(found.kind, found.qualname, found.summary, found.base, _missing_imports(tree))
+    return found
+
+
 def _autoload_disabled() -> bool:
     return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -106,19 +242,52 @@ class Registry:
 
     Args:
         slot: the slot's plural name as used on the CLI, e.g. ``"projectors"``.
-        interface: the abstract base every implementation must subclass.
+        interface: the abstract base every implementation must subclass, or its import string
+            ``"package.module:Class"``, imported only when a class must be checked against it.
         group: the entry-point group scanned for third-party implementations.
         contract: one paragraph describing what the slot holds (shown by ``describe``).
+        params_group: the entry-point group declaring implementations' ``Params`` models
+            (default ``"<group>.params"``).
     """
 
-    def __init__(self, slot: str, interface: type, group: str, contract: str = ""):
+    def __init__(
+        self,
+        slot: str,
+        interface: type | str,
+        group: str,
+        contract: str = "",
+        params_group: str | None = None,
+    ):
         self.slot = slot
-        self.interface = interface
+        self._interface = interface
         self.group = group
-        self.contract = contract or _first_line(interface.__doc__)
+        self.params_group = params_group or f"{group}.params"
+        self._contract = contract
         self._entries: dict[str, _Entry] = {}
         self._conflicts: dict[str, list[Provider]] = {}
         self._discovered = False
+
+    @property
+    def interface(self) -> type:
+        """The slot's interface class (imported on first use when given as a string)."""
+        if isinstance(self._interface, str):
+            self._interface = _import_string(self._interface)
+        return self._interface
+
+    @property
+    def interface_name(self) -> str:
+        """``module.Class`` of the interface, without importing it."""
+        if isinstance(self._interface, str):
+            return self._interface.replace(":", ".")
+        return f"{self._interface.__module__}.{self._interface.__qualname__}"
+
+    @property
+    def contract(self) -> str:
+        return self._contract or _first_line(self.interface.__doc__)
+
+    @contract.setter
+    def contract(self, value: str) -> None:
+        self._contract = value
 
     # ------------------------------------------------------------------ registration
     def register(
@@ -196,7 +365,7 @@ class Registry:
 
     # ------------------------------------------------------------------ discovery
     def _discover(self) -> None:
-        """Record (without importing) every entry point of this slot's group. Idempotent."""
+        """Record (without importing) every entry point of this slot's groups. Idempotent."""
         if self._discovered:
             return
         self._discovered = True
@@ -219,8 +388,16 @@ class Registry:
                 self._conflicts.setdefault(ep.name, [old.provider]).append(entry.provider)
                 continue
             self._entries[ep.name] = entry
+        # a params entry point counts only for the same name from the same distribution
+        for ep in md.entry_points(group=self.params_group):
+            entry = self._entries.get(ep.name)
+            dist = ep.dist.name if ep.dist is not None else None
+            if (entry is not None and entry.entry_point is not None and entry.params_entry_point is None
+                    and entry.provider.distribution == dist):
+                entry.params_entry_point = ep
 
-    def _load(self, name: str) -> _Entry:
+    def _lookup(self, name: str) -> _Entry:
+        """The entry of ``name`` without loading anything; errors for unknown or ambiguous names."""
         self._discover()
         if name in self._conflicts:
             providers = " and ".join(str(p) for p in self._conflicts[name])
@@ -231,16 +408,23 @@ class Registry:
         entry = self._entries.get(name)
         if entry is None:
             raise UnknownComponentError(self.unknown_message(name))
+        return entry
+
+    def _load(self, name: str) -> _Entry:
+        entry = self._lookup(name)
         if entry.target is None:
             if entry.error is None:
                 try:
                     target = entry.entry_point.load()
                     self._check_interface(name, target)
-                    entry.target = target
-                except ComponentInterfaceError as exc:
-                    entry.error = exc
                 except Exception as exc:  # a broken plugin fails only when selected
                     entry.error = exc
+                else:
+                    entry.error = self._params_mismatch(entry, target)
+                    if entry.error is None:
+                        entry.target = target
+            if isinstance(entry.error, _ParamsMismatchError):
+                raise entry.error
             if entry.error is not None:
                 raise PluginLoadError(
                     f"{self.slot}: {name!r} from distribution {entry.provider.distribution} "
@@ -248,6 +432,47 @@ class Registry:
                     f"{type(entry.error).__name__}: {entry.error}"
                 ) from entry.error
         return entry
+
+    def _params_mismatch(self, entry: _Entry, target: Any) -> _ParamsMismatchError | None:
+        """The error to raise when a loaded class's Params is not the one its params entry point declares."""
+        if entry.params_entry_point is None or isinstance(target, Preset):
+            return None
+        declared = self._declared_params(entry)
+        actual = getattr(target, "Params", NoParams)
+        if actual is declared:
+            return None
+        return _ParamsMismatchError(
+            f"{self.slot}: {entry.name!r} from distribution {entry.provider.distribution}: "
+            f"{_qualified(target)}.Params is {_qualified(actual)}, but its params entry point "
+            f"({self.params_group}: {entry.name} = {entry.params_entry_point.value}) declares "
+            f"{_qualified(declared)}; they must be the same class (set `Params = "
+            f"{declared.__qualname__}` imported from {declared.__module__}, or fix the entry point)"
+        )
+
+    def _declared_params(self, entry: _Entry) -> type[BaseModel]:
+        """The Params model named by ``entry``'s params entry point (imports only its module)."""
+        if entry.params_target is None:
+            ep = entry.params_entry_point
+            try:
+                model = ep.load()
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"{self.slot}: {entry.name!r} from distribution {entry.provider.distribution} "
+                    f"(params entry point {ep.value} in {self.params_group}) failed to load: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            if not (inspect.isclass(model) and issubclass(model, BaseModel)):
+                raise ComponentInterfaceError(
+                    f"{self.slot}: {entry.name!r}: the params entry point {ep.value} in "
+                    f"{self.params_group} must name a pydantic BaseModel subclass, got {model!r}"
+                )
+            entry.params_target = model
+        return entry.params_target
+
+    def _static(self, entry: _Entry) -> _Static | None:
+        if entry.static is _UNREAD:
+            entry.static = _read_static(entry.entry_point) if entry.entry_point is not None else None
+        return entry.static
 
     def unknown_message(self, name: str) -> str:
         known = self.names()
@@ -283,16 +508,39 @@ class Registry:
                 continue
             return target, defaults
 
+    def _resolve_params(self, name: str) -> tuple[type[BaseModel], dict[str, Any], _Entry]:
+        """(Params model, preset defaults, the implementation's entry) behind ``name``.
+
+        An implementation not loaded yet whose distribution declares a params entry point is not
+        imported: its declared Params is used (checked against the class when it is loaded).
+        """
+        chain: list[str] = []
+        defaults: dict[str, Any] = {}
+        while True:
+            if name in chain:
+                raise DuplicateComponentError(f"{self.slot}: presets form a cycle: {chain + [name]}")
+            chain.append(name)
+            entry = self._lookup(name)
+            if entry.target is None and entry.error is None and entry.params_entry_point is not None:
+                return self._declared_params(entry), defaults, entry
+            target = self._load(name).target
+            if isinstance(target, Preset):
+                defaults = {**target.params, **defaults}
+                name = target.base
+                continue
+            return getattr(target, "Params", NoParams), defaults, entry
+
     def params_model(self, name: str) -> type[BaseModel]:
-        return getattr(self.resolve(name)[0], "Params", NoParams)
+        """The pydantic model of ``name``'s params (from its params entry point when declared)."""
+        return self._resolve_params(name)[0]
 
     def validate_params(self, name: str, params: Mapping[str, Any] | None = None) -> BaseModel:
         """Preset defaults merged with ``params``, validated by the implementation's Params model.
 
-        Raises pydantic.ValidationError on bad params.
+        Uses the params entry point when the implementation is not imported yet (see
+        :meth:`params_model`). Raises pydantic.ValidationError on bad params.
         """
-        impl, defaults = self.resolve(name)
-        model = getattr(impl, "Params", NoParams)
+        model, defaults, _ = self._resolve_params(name)
         return model.model_validate({**defaults, **dict(params or {})})
 
     def build(self, name: str, params: Mapping[str, Any] | BaseModel | None = None, **runtime: Any) -> Any:
@@ -314,18 +562,29 @@ class Registry:
         return self._entries[name].provider
 
     def describe(self, name: str) -> dict[str, Any]:
-        """Implementation, providing distribution and version, summary and params JSON schema."""
-        entry = self._load(name)
-        impl, defaults = self.resolve(name)
-        model = getattr(impl, "Params", NoParams)
-        target = entry.target
-        summary = entry.summary or (target.summary if isinstance(target, Preset) else "")
-        summary = summary or _first_line(impl.__doc__)
+        """Implementation, providing distribution and version, summary and params JSON schema.
+
+        Imports nothing heavy when the implementation declares a params entry point and is a
+        class defined in its entry point's module (its name and docstring read from source).
+        """
+        model, defaults, final = self._resolve_params(name)
+        entry = self._lookup(name)
+        preset = entry.target if isinstance(entry.target, Preset) else None
+        impl = final.target
+        static = self._static(final) if impl is None else None
+        if impl is None and (static is None or static.kind != "class"):
+            impl = self._load(final.name).target
+        if impl is not None:
+            implementation, doc = f"{impl.__module__}.{impl.__qualname__}", _first_line(impl.__doc__)
+        else:
+            module = final.entry_point.value.partition(":")[0].strip()
+            implementation, doc = f"{module}.{static.qualname}", static.summary
+        summary = entry.summary or (preset.summary if preset is not None else "") or doc
         return {
             "slot": self.slot,
             "name": name,
-            "implementation": f"{impl.__module__}.{impl.__qualname__}",
-            "preset_of": target.base if isinstance(target, Preset) else None,
+            "implementation": implementation,
+            "preset_of": preset.base if preset is not None else None,
             "preset_params": defaults,
             "distribution": entry.provider.distribution,
             "version": entry.provider.version,
@@ -333,8 +592,55 @@ class Registry:
             "params_schema": model.model_json_schema(),
         }
 
+    def brief(self, name: str) -> dict[str, Any]:
+        """Name, distribution, version, summary and ``preset_of`` of ``name``, for listings.
+
+        Nothing is imported when the entry point's module source tells (a class defined there:
+        its docstring's first line; a ``Preset(...)`` with literal arguments; a preset without a
+        summary takes its base's); otherwise this loads the entry like :meth:`describe`. Raises
+        LlaraError for a plugin that cannot load, including one whose module imports, at top
+        level, a package that is not installed.
+        """
+        return self._brief(name, ())
+
+    def _brief(self, name: str, seen: tuple[str, ...]) -> dict[str, Any]:
+        entry = self._lookup(name)
+        static = self._static(entry) if entry.target is None and entry.error is None else None
+        if static is None:
+            info = self.describe(name)
+            return {k: info[k] for k in ("name", "distribution", "version", "summary", "preset_of")}
+        if static.missing:
+            raise PluginLoadError(
+                f"{self.slot}: {name!r} from distribution {entry.provider.distribution} (entry point "
+                f"{entry.provider.origin}): its module imports {', '.join(map(repr, static.missing))}, "
+                f"which is not installed"
+            )
+        summary, preset_of = entry.summary or static.summary, None
+        if static.kind == "preset":
+            preset_of = static.base
+            if not summary and static.base not in seen and static.base in self:
+                try:
+                    summary = self._brief(static.base, (*seen, name))["summary"]
+                except LlaraError:
+                    summary = ""
+        return {
+            "name": name,
+            "distribution": entry.provider.distribution,
+            "version": entry.provider.version,
+            "summary": summary,
+            "preset_of": preset_of,
+        }
+
     def reset_discovery(self) -> None:
         """Forget entry points (keeps code registrations) so the next query rescans them."""
         self._entries = {k: e for k, e in self._entries.items() if e.entry_point is None}
         self._conflicts.clear()
         self._discovered = False
+
+
+class _ParamsMismatchError(ComponentInterfaceError):
+    """A class whose ``Params`` is not the model its params entry point declares."""
+
+
+def _qualified(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"

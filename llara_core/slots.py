@@ -1,43 +1,41 @@
-"""The five component slots of llara, each a Registry bound to its interface and entry-point group."""
+"""The five component slots of llara, each a Registry bound to its interface and entry-point group.
+
+The interfaces are named by import string: creating the registries, listing names and
+validating params (through params entry points) import no torch; the interface module is
+imported when a class is registered or loaded.
+"""
 
 from __future__ import annotations
 
-from llara_core.interfaces import (
-    BackboneLoader,
-    CurriculumScheduler,
-    ItemEncoder,
-    Projector,
-    PromptBuilder,
-)
 from llara_core.registry import Registry
 
 ITEM_ENCODERS = Registry(
     "item_encoders",
-    ItemEncoder,
+    "llara_core.interfaces.item_encoder:ItemEncoder",
     "llara.item_encoders",
     "Sequential recommenders: item ids -> behaviour embeddings (dim d) and next-item scores.",
 )
 PROJECTORS = Registry(
     "projectors",
-    Projector,
+    "llara_core.interfaces.projector:Projector",
     "llara.projectors",
     "Trainable maps from behaviour embeddings (d) to the LLM's hidden size (H).",
 )
 PROMPT_BUILDERS = Registry(
     "prompt_builders",
-    PromptBuilder,
+    "llara_core.interfaces.prompt_builder:PromptBuilder",
     "llara.prompt_builders",
     "Sample + mode (text / hybrid / behaviour) -> prompt text, placeholder item ids, target.",
 )
 CURRICULUM_SCHEDULERS = Registry(
     "curriculum_schedulers",
-    CurriculumScheduler,
+    "llara_core.interfaces.curriculum:CurriculumScheduler",
     "llara.curriculum_schedulers",
     "(global step, total steps) -> probability of a hybrid prompt.",
 )
 BACKBONES = Registry(
     "backbones",
-    BackboneLoader,
+    "llara_core.interfaces.backbone:BackboneLoader",
     "llara.backbones",
     "Causal language models with their tokenizers (hub id, local folder, GGUF, presets).",
 )

@@ -268,6 +268,39 @@ def test_names_imports_nothing(shapes, fake_distribution, tmp_path):
     assert "acme_shapes_broken" not in sys.modules
 
 
+def test_an_interface_named_by_import_string_is_imported_only_to_check_a_class(fake_distribution):
+    fake_distribution("lazy-interface", {}, {"lazy_iface_mod.py": """
+        from abc import ABC, abstractmethod
+
+        class Tool(ABC):
+            \"\"\"A toy interface, imported on demand.\"\"\"
+
+            @abstractmethod
+            def use(self): ...
+        """})
+    tools = Registry("tools", "lazy_iface_mod:Tool", GROUP)
+    assert tools.names() == [] and "hammer" not in tools
+    assert tools.interface_name == "lazy_iface_mod.Tool"
+    tools.register_preset("big-hammer", "hammer", {"size": 2})  # presets need no interface
+    assert "lazy_iface_mod" not in sys.modules
+
+    class NotATool:
+        pass
+
+    with pytest.raises(ComponentInterfaceError, match=r"does not implement lazy_iface_mod\.Tool"):
+        tools.register("not-a-tool", NotATool)  # checking a class imports the interface
+    assert "lazy_iface_mod" in sys.modules
+    assert tools.interface is sys.modules["lazy_iface_mod"].Tool
+    assert tools.contract == "A toy interface, imported on demand."
+
+    class Hammer(tools.interface):
+        def use(self):
+            return "bang"
+
+    tools.register("hammer", Hammer)
+    assert tools.build("hammer").use() == "bang"
+
+
 def test_get_slot_accepts_dashes_and_suggests_a_slot():
     assert get_slot("curriculum-schedulers") is SLOTS["curriculum_schedulers"]
     with pytest.raises(UnknownComponentError, match="did you mean 'projectors'"):

@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from llara_core.errors import LlaraError
 from llara_core.slots import SLOTS, get_slot
 
@@ -21,6 +17,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Lists from metadata and module source (see ``Registry.brief``): no plugin is imported
+    unless its source cannot tell; ``--describe`` reads a params entry point when declared."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     console = Console()
     if args.describe:
         if not args.slot:
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             table.add_column(col)
         for name in registry.names():
             try:
-                info = registry.describe(name)
+                info = registry.brief(name)
                 dist, version = info["distribution"], info["version"] or ""
                 summary = info["summary"]
                 if info["preset_of"]:

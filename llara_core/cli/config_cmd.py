@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
-from llara_core.config import load_config
-from llara_core.errors import ConfigError
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="work with experiment configs")
@@ -22,6 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from llara_core.config import load_config
+    from llara_core.errors import ConfigError
+
     console = Console(highlight=False, soft_wrap=True)
     failed = 0
     for path in args.files:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from llara_core.errors import LlaraError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -139,6 +140,8 @@ def _saved(console: Console, dataset, out: str) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from llara_core.data.llara_import import import_llara
 
     dataset = import_llara(
@@ -148,6 +151,8 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_prepare_movielens(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from llara_core.data.movielens import prepare_movielens
 
     dataset = prepare_movielens(
@@ -164,6 +169,8 @@ def run_prepare_movielens(args: argparse.Namespace) -> int:
 
 def run_prepare_csv(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from rich.console import Console
 
     from llara_core.data.csv_prepare import CsvOptions, prepare_csv
 
@@ -192,12 +199,17 @@ def run_prepare_csv(args: argparse.Namespace) -> int:
 
 
 def run_synthetic(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from llara_core.data.synthetic import make_synthetic
 
     return _saved(Console(soft_wrap=True), make_synthetic(seed=args.seed), args.out)
 
 
 def run_stats(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     from llara_core.data.dataset import Dataset
     from llara_core.data.stats import dataset_stats
 
@@ -232,6 +244,9 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     from llara_core.data.compare import dataset_agreement
     from llara_core.data.dataset import Dataset
 
@@ -268,6 +283,8 @@ def _seeds(text: str) -> list[int]:
 
 
 def run_candidates(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from llara_core.data.candidates import candidate_key, write_candidates
     from llara_core.data.dataset import Dataset, read_manifest
 

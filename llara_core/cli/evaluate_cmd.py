@@ -8,12 +8,13 @@ import difflib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
+from llara_core.cli.options import add_threads_argument, apply_threads
 from llara_core.errors import LlaraError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _seeds(text: str) -> list[int]:
@@ -42,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--template", type=int, default=0, help="prompt template index")
     e.add_argument("--limit", type=int, help="only the first N samples")
     e.add_argument("--out", type=Path, help="result JSON (default: RUN_DIR/eval/<split>-<mode>.json)")
+    add_threads_argument(e)
     e.set_defaults(func=run_evaluate)
 
     r = sub.add_parser("recommend", help="rank candidates for a history with a trained run")
@@ -51,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--checkpoint", default="best", choices=("best", "last"))
     r.add_argument("--prompt-mode", choices=("text", "hybrid", "behaviour"))
     r.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_threads_argument(r)
     r.set_defaults(func=run_recommend)
 
     c = sub.add_parser("compare", help="paired differences between two result files on the same candidates")
@@ -67,6 +70,8 @@ def _fmt(entry: dict[str, float]) -> tuple[str, str, str]:
 
 
 def print_result(console: Console, result: dict[str, Any], title: str) -> None:
+    from rich.table import Table
+
     names = {
         "hr@1": "HR@1", "hr@5": "HR@5", "hr@10": "HR@10", "ndcg@5": "NDCG@5", "ndcg@10": "NDCG@10", "mrr": "MRR",
     }
@@ -101,11 +106,14 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from llara_core.data import Dataset
     from llara_core.evaluation.engine import evaluate
     from llara_core.evaluation.manifest import evaluation_manifest
     from llara_core.model.compose import RESOLVED_FILE, build_zero_shot, load_run
 
+    apply_threads(args.threads)
     console = Console()
     seeds = _seeds(args.seeds)
     t0 = time.perf_counter()
@@ -171,8 +179,12 @@ def resolve_items(tokens: list[str], titles: list[str], what: str) -> list[int]:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     from llara_core.model.compose import load_run
 
+    apply_threads(args.threads)
     model = load_run(args.run_dir, args.checkpoint)
     history = resolve_items(args.history, model.titles, "history")
     candidates = resolve_items(args.candidates, model.titles, "candidates")
@@ -216,6 +228,8 @@ def per_sample(result: dict[str, Any], family: str) -> tuple[dict[str, dict[str,
 
 def run_compare(args: argparse.Namespace) -> int:
     import numpy as np
+    from rich.console import Console
+    from rich.table import Table
 
     from llara_core.evaluation.stats import paired_difference
 

@@ -6,11 +6,11 @@ import argparse
 import importlib
 import sys
 
-from rich.console import Console
-
 from llara_core.errors import LlaraError
 
-#: sub-command modules, each with ``add_parser(subparsers)`` setting ``func`` on its parser
+#: sub-command modules, each with ``add_parser(subparsers)`` setting ``func`` on its parser.
+#: Building the parser imports all of them, so they keep heavy imports (torch, transformers,
+#: lightning, the model and training packages) inside the functions that run a command.
 COMMAND_MODULES = [
     "llara_core.cli.components_cmd",
     "llara_core.cli.config_cmd",
@@ -48,9 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
     except LlaraError as exc:
+        from rich.console import Console
+
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         return 2
     except KeyboardInterrupt:
+        from rich.console import Console
+
         Console(stderr=True).print("interrupted")
         return 130
     return int(code or 0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from llara_core.cli.options import add_threads_argument, apply_threads
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quickstart", help="offline demo: synthetic data, SASRec, three LLaRA variants, table + plot")
@@ -12,17 +14,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, help="optimiser steps per LLaRA variant")
     p.add_argument("--no-generate", action="store_true", help="skip the generation evaluation (scoring only)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (1 is safest when other jobs share the cores)")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from llara_core.quickstart import QuickstartConfig, run_quickstart
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     overrides = {"seed": args.seed, "generate": not args.no_generate}
     if args.steps:
         overrides["steps"] = args.steps

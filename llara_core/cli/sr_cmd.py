@@ -5,21 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
-
-from llara_core.data.dataset import Dataset
+from llara_core.cli.options import add_threads_argument, apply_threads
 from llara_core.errors import LlaraError
-from llara_core.slots import ITEM_ENCODERS
-from llara_core.sr.baselines import BASELINES, baseline_scorer
-from llara_core.sr.checkpoint import load_item_encoder
-from llara_core.sr.evaluate import METRICS, encoder_scorer, evaluate_scorer
-from llara_core.sr.llara_weights import import_llara_sasrec
-from llara_core.sr.trainer import SRTrainConfig, train_item_encoder
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+#: the names of ``llara_core.sr.baselines.BASELINES``, repeated here so that building the parser
+#: imports no torch (a test checks that they agree)
+BASELINES = ("random", "popularity")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,8 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="persisted val candidate seeds whose mean metric drives early stopping")
     t.add_argument("--val-candidates", type=int, default=20)
     t.add_argument("--accelerator", default="auto", help="Fabric accelerator: auto, cpu, cuda, ...")
-    t.add_argument("--threads", type=int, default=1,
-                   help="CPU threads for torch (default 1: small models gain little from more; 0 = torch's default)")
+    add_threads_argument(t, default=1,
+                         help="CPU threads for torch (default 1: small models gain little from more; 0 = torch's default)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this time")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=run_train)
@@ -60,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n-candidates", type=int, default=20)
     e.add_argument("--seeds", default="0,1,2,3,4", help="candidate seeds, comma-separated")
     e.add_argument("--out", type=Path, help="result JSON (default: in the model folder, or ./sr-eval-*.json)")
+    add_threads_argument(e)
     e.set_defaults(func=run_evaluate)
 
     i = verbs.add_parser("import-llara", help="import LLaRA's released SASRec weights (safetensors)")
@@ -72,6 +69,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:
+    import yaml
+
     params = {}
     for item in items:
         if "=" not in item:
@@ -96,6 +95,13 @@ def _parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from llara_core.data.dataset import Dataset
+    from llara_core.slots import ITEM_ENCODERS
+    from llara_core.sr.trainer import SRTrainConfig, train_item_encoder
+
     params = _parse_params(args.param)
     if args.model not in ITEM_ENCODERS:
         raise LlaraError(ITEM_ENCODERS.unknown_message(args.model))
@@ -124,6 +130,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _print_table(result: dict[str, Any], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from llara_core.sr.evaluate import METRICS
+
     table = Table(title=title, title_justify="left")
     for col in ("metric", "mean over seeds", "95% CI (bootstrap)", "seed min-max", "seed std"):
         table.add_column(col, justify="left" if col == "metric" else "right")
@@ -135,9 +146,17 @@ def _print_table(result: dict[str, Any], title: str) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from llara_core.data.dataset import Dataset
+    from llara_core.sr.baselines import baseline_scorer
+    from llara_core.sr.checkpoint import load_item_encoder
+    from llara_core.sr.evaluate import encoder_scorer, evaluate_scorer
+
     if (args.model_dir is None) == (args.baseline is None):
         raise LlaraError("give either a MODEL_DIR or --baseline {random,popularity}, not both or neither")
     seeds = _parse_seeds(args.seeds)
+    apply_threads(args.threads)
     dataset = Dataset.load(args.data)
     console = Console(stderr=True)
     if args.baseline:
@@ -169,6 +188,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from llara_core.sr.llara_weights import import_llara_sasrec
+
     folder = import_llara_sasrec(args.file, args.out, dataset=args.dataset)
     config = json.loads((folder / "config.json").read_text())
     Console().print(f"imported {args.file} as sasrec ({config['n_items']} items, params {config['params']}) "

@@ -6,9 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
-
-from llara_core.config import load_config
+from llara_core.cli.options import add_threads_argument, apply_threads
 from llara_core.errors import LlaraError
 
 
@@ -19,12 +17,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. -o training.max_steps=100 (repeatable)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from llara_core.config import load_config
     from llara_core.training.run import resume, train
 
+    apply_threads(args.threads)
     console = Console()
     if args.resume:
         if args.config or args.override:

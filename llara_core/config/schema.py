@@ -122,6 +122,9 @@ class TrainingConfig(Strict):
     log_every: int = Field(1, gt=0)
     val_every: int | None = Field(None, gt=0, description="validate every N optimiser steps")
     val_samples: int | None = Field(None, gt=0, description="validate on the first N val samples")
+    val_seeds: list[int] | None = Field(
+        None, min_length=1, description="val candidate seeds whose mean metric is validated (null = data.candidate_seed)"
+    )
     val_metric: Literal["hr@1", "ndcg@5", "mrr", "loss"] = "hr@1"
     patience: int | None = Field(None, gt=0, description="stop after N validations without gain")
     checkpoint_every: int | None = Field(None, gt=0, description="save every N optimiser steps")

@@ -4,11 +4,38 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from llara_core.registry import NoParams
+
+
+# Defined here, in a module without torch, so that a loader's Params subclassing it can be read
+# (validated, described) without importing torch; ``llara_core.model.backbone_setup`` holds the
+# helpers that apply these options (``finish_backbone``). Subclass it for a loader's own Params.
+class BackboneOptions(BaseModel):
+    """Params every backbone loader accepts."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="weights dtype; float32 master weights are recommended for training"
+    )
+    attn_implementation: Literal["sdpa", "eager"] = "sdpa"
+    gradient_checkpointing: bool | Literal["auto"] = Field(
+        "auto",
+        description="recompute activations in the backward pass (less memory, ~45% slower on CPU); "
+        "auto = only when the trainer's memory estimate says the batch needs it",
+    )
+    use_chat_template: bool | None = Field(
+        None, description="wrap prompts in the tokenizer's chat template; None = when it has one"
+    )
+    system_prompt: str | None = Field(
+        "",
+        description="system message of the chat template: '' = none, in the fewest tokens the template "
+        "allows (replaces a template's silent default, e.g. SmolLM2's 31-token one); null = the "
+        "template's own behaviour; any other text = that message",
+    )
 
 
 @dataclass

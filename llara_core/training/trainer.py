@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import (
@@ -172,8 +173,10 @@ class Trainer:
         mode = self.cfg.evaluation.prompt_mode or self.model.default_mode()
         if t.val_metric == "loss":
             return {"val_loss": self.validation_loss(mode)}
-        scored = score_split(self.model, self.dataset, "val", d.n_candidates, d.candidate_seed, mode, t.val_samples)
-        return {f"val_{k}": float(v.mean()) for k, v in scored.per_sample.items()}
+        seeds = t.val_seeds if t.val_seeds is not None else [d.candidate_seed]
+        with self.fabric.autocast():  # the training precision: bf16 where the device computes it
+            per_seed = [score_split(self.model, self.dataset, "val", d.n_candidates, s, mode, t.val_samples).per_sample for s in seeds]
+        return {f"val_{k}": float(np.mean([p[k].mean() for p in per_seed])) for k in per_seed[0]}
 
     @torch.no_grad()
     def validation_loss(self, mode) -> float:

@@ -8,16 +8,13 @@ positions, fused c_attn/c_proj/c_fc Conv1D layers).
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
-from typing import Literal
 
 import torch
-from pydantic import Field
 
 from llara_core.errors import LlaraError
 from llara_core.interfaces import Backbone, BackboneLoader
-from llara_core.model.backbone_setup import BackboneOptions, finish_backbone, state_fingerprint
-from llara_core.registry import Preset
+from llara_core.model.backbone_setup import finish_backbone, state_fingerprint
+from llara_plugins.backbones.params import TinyRandomParams
 
 #: Text the byte-level BPE tokenizer is trained on: instruction wording of all three domains
 #: plus common English words. Any text still encodes (byte fallback), in more tokens.
@@ -34,20 +31,6 @@ night day city river ocean harbor garden forest mountain island desert valley ro
 house story love war star dark light last first lost secret little big great king queen man
 woman boy girl child family friend hero ghost dragon space time world life death dream song
 """.split()
-
-
-class TinyRandomParams(BackboneOptions):
-    family: Literal["llama", "gpt2"] = "llama"
-    hidden_size: int = Field(64, gt=0)
-    num_layers: int = Field(2, gt=0)
-    num_heads: int = Field(4, gt=0)
-    intermediate_size: int = Field(128, gt=0)
-    vocab_size: int = Field(512, ge=300, description="BPE vocabulary target (bytes + merges)")
-    max_positions: int = Field(2048, gt=0)
-    seed: int = 0
-    tokenizer_corpus: list[Path] = Field(
-        default_factory=list, description="extra UTF-8 text files to train the tokenizer on (e.g. item titles)"
-    )
 
 
 def build_tokenizer(vocab_size: int, family: str, extra_text: str = ""):
@@ -127,7 +110,3 @@ class TinyRandomBackbone(BackboneLoader):
             "vocab": hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest(),
         }
         return finish_backbone(model, tokenizer, p, identity)
-
-
-LLAMA = Preset("tiny-random", {"family": "llama"}, "Tiny random Llama (hidden 64, 2 layers) with a local BPE tokenizer")
-GPT2 = Preset("tiny-random", {"family": "gpt2"}, "Tiny random GPT-2 (hidden 64, 2 layers) with a local BPE tokenizer")

@@ -6,26 +6,10 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from llara_core.interfaces import ItemEncoder
-
-
-class CaserParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dim: int = Field(64, gt=0, description="item embedding width")
-    history_len: int = Field(10, gt=0, description="history rows of the embedding matrix")
-    num_filters: int = Field(16, gt=0, description="filters per horizontal height")
-    filter_sizes: list[int] = Field([2, 3, 4], min_length=1, description="horizontal filter heights")
-    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout before s_fc")
-
-    @model_validator(mode="after")
-    def _filters_fit(self) -> CaserParams:
-        bad = [h for h in self.filter_sizes if not 1 <= h <= self.history_len]
-        if bad:
-            raise ValueError(f"filter heights {bad} must lie in 1..history_len ({self.history_len})")
-        return self
+from llara_plugins.item_encoders.params import CaserParams
 
 
 class Caser(ItemEncoder):

@@ -5,19 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from llara_core.interfaces import ItemEncoder
-
-
-class GRU4RecParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dim: int = Field(64, gt=0, description="item embedding width and GRU hidden size")
-    history_len: int = Field(10, gt=0, description="longest history the model reads")
-    num_layers: int = Field(1, gt=0, description="stacked GRU layers (LLaRA: 1)")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on embeddings and final state")
+from llara_plugins.item_encoders.params import GRU4RecParams
 
 
 class GRU4Rec(ItemEncoder):

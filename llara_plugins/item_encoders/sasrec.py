@@ -11,31 +11,13 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from llara_core.interfaces import ItemEncoder
+from llara_plugins.item_encoders.params import SASRecParams
 
 #: the reference's replacement score for masked keys (``-2 ** 32 + 1``)
 MASKED_SCORE = -(2.0**32) + 1
-
-
-class SASRecParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dim: int = Field(64, gt=0, description="hidden size (item embedding width)")
-    history_len: int = Field(10, gt=0, description="longest history the model reads")
-    num_heads: int = Field(1, gt=0)
-    dropout: float = Field(
-        0.5, ge=0.0, lt=1.0,
-        description="embedding, attention and FFN dropout (LLaRA's checkpoints: 0.1; 0.5 generalises "
-        "better on its MovieLens and LastFM splits, see docs/results.md)",
-    )
-
-    @model_validator(mode="after")
-    def _heads_divide_dim(self) -> SASRecParams:
-        if self.dim % self.num_heads:
-            raise ValueError(f"dim {self.dim} is not divisible by num_heads {self.num_heads}")
-        return self
 
 
 class CausalSelfAttention(nn.Module):

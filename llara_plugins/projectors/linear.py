@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from llara_core.interfaces import Projector
-
-
-class LinearParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    bias: bool = True
+from llara_plugins.projectors.params import LinearParams
 
 
 class LinearProjector(Projector):

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from llara_core.interfaces import Projector
-
-
-class MLPParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    hidden_dim: int | None = Field(None, gt=0, description="inner width; None = out_dim (LLaRA)")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+from llara_plugins.projectors.params import MLPParams
 
 
 class MLPProjector(Projector):

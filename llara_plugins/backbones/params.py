@@ -1,0 +1,29 @@
+"""Params models of the built-in backbone loaders, in a module without torch.
+
+Declared in the entry-point group ``llara.backbones.params``; each loader class sets ``Params``
+to its model here. (``hf`` and ``smollm2-135m`` still define theirs next to the loader, so
+validating them imports the loader module.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from llara_core.interfaces.backbone import BackboneOptions
+
+
+class TinyRandomParams(BackboneOptions):
+    family: Literal["llama", "gpt2"] = "llama"
+    hidden_size: int = Field(64, gt=0)
+    num_layers: int = Field(2, gt=0)
+    num_heads: int = Field(4, gt=0)
+    intermediate_size: int = Field(128, gt=0)
+    vocab_size: int = Field(512, ge=300, description="BPE vocabulary target (bytes + merges)")
+    max_positions: int = Field(2048, gt=0)
+    seed: int = 0
+    tokenizer_corpus: list[Path] = Field(
+        default_factory=list, description="extra UTF-8 text files to train the tokenizer on (e.g. item titles)"
+    )
