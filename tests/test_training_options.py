@@ -111,11 +111,13 @@ def test_activation_estimate_matches_the_smollm2_calibration():
     assert 3.5 < gib < 5.5  # measured: +4.3 GB without checkpointing at batch 8
 
 
-def test_listwise_objective_trains_through_the_trainer(llara_world, tmp_path):
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+@pytest.mark.parametrize("objective", ["lm", "lm+listwise"])
+def test_objectives_train_through_the_trainer(llara_world, tmp_path, precision, objective):
     from llara_core.training.run import train
 
-    cfg = world_config(llara_world, max_steps=3, objective="lm+listwise")
+    cfg = world_config(llara_world, max_steps=3, objective=objective, precision=precision)
     summary = train(cfg, tmp_path / "run")
     records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert summary["global_step"] == 3 and all(np.isfinite(r["loss"]) for r in records if "loss" in r)
-    assert json.loads((tmp_path / "run" / "run_info.json").read_text())["objective"] == "lm+listwise"
+    assert json.loads((tmp_path / "run" / "run_info.json").read_text())["objective"] == objective

@@ -15,7 +15,6 @@ autocast and DDP hooks apply as for the LM loss).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -28,21 +27,27 @@ if TYPE_CHECKING:
     from llara_core.model.llara import LLaRA
 
 
-@dataclass
 class CandidateBatch:
     """B prompts, each with its candidates' titles and the index of the true one.
 
     ``lm_weight`` and ``listwise_weight`` weigh the two terms (lm: mean negative log-likelihood
-    per answer token of the true items; listwise: mean cross-entropy per sample).
+    per answer token of the true items; listwise: mean cross-entropy per sample). A plain class,
+    not a dataclass: Fabric's precision plugins walk dataclass inputs to cast their tensors, and
+    this batch holds prompts (text), not tensors.
     """
 
-    prompts: Sequence[Prompt]
-    titles: Sequence[Sequence[str]]
-    targets: Sequence[int]
-    lm_weight: float = 0.0
-    listwise_weight: float = 1.0
-    length_normalise: bool = True
-    n_tokens: int = 0  # real tokens of the packed pass, set by candidate_objective
+    def __init__(
+        self,
+        prompts: Sequence[Prompt],
+        titles: Sequence[Sequence[str]],
+        targets: Sequence[int],
+        lm_weight: float = 0.0,
+        listwise_weight: float = 1.0,
+        length_normalise: bool = True,
+    ):
+        self.prompts, self.titles, self.targets = list(prompts), [list(t) for t in titles], list(targets)
+        self.lm_weight, self.listwise_weight, self.length_normalise = lm_weight, listwise_weight, length_normalise
+        self.n_tokens = 0  # real tokens of the packed pass, set by candidate_objective
 
     @classmethod
     def for_objective(cls, objective: str, prompts, titles, targets, weight: float = 1.0, length_normalise: bool = True) -> CandidateBatch:
