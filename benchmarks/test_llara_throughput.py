@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from llara_core.evaluation.scoring import score_prompts
+
 from llara_core.interfaces import PromptMode, PromptSample
 from llara_core.model.compose import build_llara
 from llara_core.model.injection import inject_behaviour

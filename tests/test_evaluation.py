@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from llara_core.data import Dataset
 from llara_core.evaluation.engine import evaluate

@@ -1,42 +1,20 @@
-"""Shared options and finishing steps for backbone loaders (used by every backbone plugin)."""
+"""Finishing steps for backbone loaders (used by every backbone plugin); the options every
+loader accepts are ``llara_core.interfaces.backbone.BackboneOptions`` (re-exported here)."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
 from llara_core.errors import LlaraError
-from llara_core.interfaces.backbone import Backbone
+from llara_core.interfaces.backbone import Backbone, BackboneOptions
+
+__all__ = ["DTYPES", "BackboneOptions", "enable_gradient_checkpointing", "file_fingerprint", "finish_backbone", "state_fingerprint"]
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-class BackboneOptions(BaseModel):
-    """Params every backbone loader accepts."""
-
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="weights dtype; float32 master weights are recommended for training"
-    )
-    attn_implementation: Literal["sdpa", "eager"] = "sdpa"
-    gradient_checkpointing: bool | Literal["auto"] = Field(
-        "auto",
-        description="recompute activations in the backward pass (less memory, ~45% slower on CPU); "
-        "auto = only when the trainer's memory estimate says the batch needs it",
-    )
-    use_chat_template: bool | None = Field(
-        None, description="wrap prompts in the tokenizer's chat template; None = when it has one"
-    )
-    system_prompt: str | None = Field(
-        "",
-        description="system message of the chat template: '' = none, in the fewest tokens the template "
-        "allows (replaces a template's silent default, e.g. SmolLM2's 31-token one); null = the "
-        "template's own behaviour; any other text = that message",
-    )
 
 
 def finish_backbone(model: Any, tokenizer: Any, options: BackboneOptions, identity: dict[str, Any]) -> Backbone:

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-
 import torch
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import Sampler

