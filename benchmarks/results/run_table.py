@@ -83,6 +83,12 @@ def steps_for(row: dict[str, Any], table: dict[str, Any], threads: int) -> list[
     raise SystemExit(f"row {row['id']}: unknown kind {kind!r}")
 
 
+def llara_executable() -> str:
+    """The ``llara`` command of the running interpreter's environment (else the one on PATH)."""
+    exe = Path(sys.executable).with_name("llara")
+    return str(exe) if exe.exists() else "llara"
+
+
 def is_done(label: str, done_marker: Path) -> bool:
     if label == "train" and done_marker.name == "train_summary.json":
         return training_done(done_marker.parent)
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             log.parent.mkdir(parents=True, exist_ok=True)
             print(f"[{time.strftime('%H:%M:%S')}] {row['id']} {label}: {shlex.join(cmd)}  (log: {log})", flush=True)
             with open(log, "a", encoding="utf-8") as fh:
-                code = subprocess.call(cmd, cwd=args.workdir, stdout=fh, stderr=subprocess.STDOUT)
+                code = subprocess.call([llara_executable(), *cmd[1:]], cwd=args.workdir, stdout=fh, stderr=subprocess.STDOUT)
             if code != 0:
                 print(f"{row['id']} {label} failed with exit code {code}; see {log}", flush=True)
                 return code
