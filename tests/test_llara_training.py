@@ -168,9 +168,14 @@ def test_checkpoints_hold_only_trainable_tensors(llara_world, tmp_path):
 
     cfg = world_config(llara_world, max_steps=2)
     train(cfg, tmp_path / "run")
-    saved = load_file(str(tmp_path / "run" / "last" / "trainable.safetensors"))
+    last = tmp_path / "run" / "last"
+    adapter = load_file(str(last / "adapter" / "adapter_model.safetensors"))
+    projector = load_file(str(last / "projector.safetensors"))
     model = load_run(tmp_path / "run", "last")
-    assert sorted(saved) == sorted(model.trainable_names)
+    lora = [n for n in model.trainable_names if "lora_" in n]
+    assert len(adapter) == len(lora) and all("lora_" in k for k in adapter)
+    assert sorted("projector." + k for k in projector) == sorted(n for n in model.trainable_names if n.startswith("projector."))
+    assert len(lora) + len(projector) == len(model.trainable_names)
     for f in ("optimizer.safetensors", "optimizer.json", "rng.safetensors", "trainer_state.json"):
         assert (tmp_path / "run" / "last" / f).is_file()
     assert not list((tmp_path / "run").rglob("*.pt")) and not list((tmp_path / "run").rglob("*.pkl"))

@@ -43,6 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--template", type=int, default=0, help="prompt template index")
     e.add_argument("--limit", type=int, help="only the first N samples")
     e.add_argument("--out", type=Path, help="result JSON (default: RUN_DIR/eval/<split>-<mode>.json)")
+    e.add_argument("--allow-encoder-mismatch", action="store_true",
+                   help="evaluate with the run's own copy of its item encoder even if the folder it was trained from changed")
     add_threads_argument(e)
     e.set_defaults(func=run_evaluate)
 
@@ -111,6 +113,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from llara_core.data import Dataset
     from llara_core.evaluation.engine import evaluate
     from llara_core.evaluation.manifest import evaluation_manifest
+    from llara_core.model.artefact import check_dataset, check_encoder_source
     from llara_core.model.compose import RESOLVED_FILE, build_zero_shot, load_run
 
     apply_threads(args.threads)
@@ -129,7 +132,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if args.run_dir is None:
             raise LlaraError("give a RUN_DIR (or --zero-shot --backbone NAME --data DIR)")
         model = load_run(args.run_dir, args.checkpoint)
+        if not args.allow_encoder_mismatch:
+            check_encoder_source(model)
         dataset = Dataset.load(args.data or model.config.data.path)
+        check_dataset(model, dataset)
         config = json.loads((args.run_dir / RESOLVED_FILE).read_text())
         n_candidates = args.n_candidates or model.config.data.n_candidates
         out = args.out or args.run_dir / "eval" / f"{args.split}-{args.mode}.json"

@@ -14,6 +14,7 @@ from llara_core.evaluation.candidate_scoring import samples_with_candidates
 from llara_core.evaluation.matching import match_answer
 from llara_core.evaluation.metrics import metrics_from_scores
 from llara_core.evaluation.stats import bootstrap_ci, over_seeds, report
+from llara_core.errors import LlaraError
 from llara_core.interfaces import PromptMode, PromptSample
 
 if TYPE_CHECKING:
@@ -106,8 +107,11 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate ``model`` on ``split`` for every candidate seed (and ``shuffles`` orders of each
     candidate list). Returns summaries, per-seed metrics, per-sample values and rows."""
+    from llara_core.model.artefact import check_dataset
+
     if mode not in ("generate", "score", "both"):
-        raise ValueError(f"mode must be generate, score or both, got {mode!r}")
+        raise LlaraError(f"mode must be generate, score or both, got {mode!r}")
+    check_dataset(model, dataset)
     prompt_mode = PromptMode(prompt_mode) if prompt_mode is not None else model.default_mode()
     n_total = len(dataset.split(split))
     indices = list(range(n_total if limit is None else min(limit, n_total)))

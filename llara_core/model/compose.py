@@ -32,6 +32,7 @@ def build_item_encoder(cfg: ExperimentConfig, dataset: Dataset):
         from llara_core.sr.checkpoint import load_item_encoder
 
         encoder, saved = load_item_encoder(section.checkpoint)
+        encoder.llara_source = (saved, section.checkpoint)
         if encoder.n_items != dataset.n_items:
             raise LlaraError(
                 f"item_encoder.checkpoint: {section.checkpoint} was trained on {encoder.n_items} items, "
@@ -51,15 +52,21 @@ def build_item_encoder(cfg: ExperimentConfig, dataset: Dataset):
 def build_llara(cfg: ExperimentConfig, dataset: Dataset | None = None) -> LLaRA:
     """Compose every component named in ``cfg`` (validated) into a LLaRA model on the CPU."""
     dataset = dataset if dataset is not None else Dataset.load(cfg.data.path)
-    encoder = build_item_encoder(cfg, dataset)
-    backbone = BACKBONES.build(cfg.backbone.name, cfg.backbone.params).load()
+    return compose(cfg, dataset.titles, dataset.domain, build_item_encoder(cfg, dataset))
+
+
+def compose(cfg: ExperimentConfig, titles: list[str], domain: str, encoder: Any, backbone: Any = None) -> LLaRA:
+    """The LLaRA model of ``cfg`` over the catalogue ``titles`` (of ``domain``) with the given item
+    encoder (None: text-only) and ``backbone`` (default: loaded through the registry). Projector
+    and LoRA are initialised from ``training.seed``."""
+    backbone = backbone if backbone is not None else BACKBONES.build(cfg.backbone.name, cfg.backbone.params).load()
     hidden = backbone.model.get_input_embeddings().weight.shape[1]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.training.seed)  # projector and LoRA initialisation
-        projector = PROJECTORS.build(cfg.projector.name, cfg.projector.params, in_dim=encoder.dim, out_dim=hidden)
-        builder = PROMPT_BUILDERS.build(
-            cfg.prompt_builder.name, cfg.prompt_builder.params, titles=dataset.titles, dataset_domain=dataset.domain
-        )
+        projector = None
+        if encoder is not None:
+            projector = PROJECTORS.build(cfg.projector.name, cfg.projector.params, in_dim=encoder.dim, out_dim=hidden)
+        builder = PROMPT_BUILDERS.build(cfg.prompt_builder.name, cfg.prompt_builder.params, titles=titles, dataset_domain=domain)
         curriculum = CURRICULUM_SCHEDULERS.build(cfg.curriculum.name, cfg.curriculum.params)
         model = LLaRA(
             backbone,
@@ -69,9 +76,23 @@ def build_llara(cfg: ExperimentConfig, dataset: Dataset | None = None) -> LLaRA:
             tuning=cfg.backbone.tuning,
             lora=cfg.backbone.lora,
             curriculum=curriculum,
-            titles=dataset.titles,
+            titles=titles,
         )
     model.config = cfg
+    model.domain = domain
+    if encoder is not None:
+        saved, source = getattr(encoder, "llara_source", ({}, None))
+        model.item_encoder_name = saved.get("component") or cfg.item_encoder.name
+        model.item_encoder_meta = {
+            "data_hash": saved.get("data_hash"),
+            "dataset": saved.get("dataset"),
+            **{k: saved[k] for k in ("training", "metrics", "source") if k in saved},
+        }
+        if source is not None:
+            from llara_core.model.artefact import sha256_file
+            from llara_core.sr.checkpoint import WEIGHTS
+
+            model.item_encoder_meta["source_sha256"] = sha256_file(Path(source) / WEIGHTS)
     return model
 
 
@@ -94,16 +115,13 @@ def read_run_config(run_dir: str | Path) -> ExperimentConfig:
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", **overrides: Any) -> LLaRA:
     """The model of a finished (or interrupted) run with the weights of ``checkpoint``
-    (``best`` or ``last``)."""
-    run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
-    folder = run_dir / checkpoint
-    if not (folder / "trainable.safetensors").is_file():
-        raise LlaraError(f"{folder}: no trainable.safetensors (has the run saved a {checkpoint!r} checkpoint?)")
-    model = build_llara(cfg)
-    model.load_trainable(folder)
-    model.eval()
-    return model
+    (``best`` or ``last``): a verified artefact (older runs load with a warning)."""
+    from llara_core.model.artefact import LEGACY_TRAINABLE, from_pretrained, is_artefact
+
+    folder = Path(run_dir) / checkpoint
+    if not is_artefact(folder) and not (folder / LEGACY_TRAINABLE).is_file():
+        raise LlaraError(f"{folder}: no saved model (has the run saved a {checkpoint!r} checkpoint?)")
+    return from_pretrained(folder)
 
 
 def build_zero_shot(backbone: str, dataset: Dataset, backbone_params: dict[str, Any] | None = None, prompt_builder: str = "llara", prompt_params: dict[str, Any] | None = None) -> LLaRA:

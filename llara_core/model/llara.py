@@ -70,6 +70,8 @@ class LLaRA(nn.Module):
         self.projector = projector
         self.curriculum = curriculum
         self.titles = list(titles) if titles is not None else None
+        self.item_encoder_name: str | None = None  # registered name and checkpoint metadata, set by compose
+        self.item_encoder_meta: dict[str, Any] = {}
         self.trainable_names = [n for n, p in self.named_parameters() if p.requires_grad]
 
     # ------------------------------------------------------------------ modes
@@ -228,6 +230,14 @@ class LLaRA(nn.Module):
 
         self.load_trainable_state_dict(load_file(str(Path(folder) / TRAINABLE_FILE)))
 
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write this model as a self-contained, verified artefact (:mod:`llara_core.model.artefact`):
+        config, component versions, backbone identity, catalogue, a copy of the item encoder,
+        projector weights and a standard PEFT adapter folder."""
+        from llara_core.model.artefact import save_pretrained
+
+        return save_pretrained(self, folder)
+
     def parameter_counts(self) -> dict[str, Any]:
         out = {"llm": count_parameters(self.llm)}
         if self.projector is not None:
@@ -248,11 +258,17 @@ class LLaRA(nn.Module):
         return build_llara(config, dataset)
 
     @classmethod
+    def from_pretrained(cls, folder: str | Path) -> LLaRA:
+        """The model saved by :meth:`save_pretrained` (e.g. a run's ``best/`` or ``last/``), every
+        part rebuilt through the registries and verified against its recorded hash."""
+        from llara_core.model.artefact import from_pretrained
+
+        return from_pretrained(folder)
+
+    @classmethod
     def load(cls, run_dir: str | Path, checkpoint: str = "best") -> LLaRA:
         """The model of a training run folder, with its ``best`` (or ``last``) weights."""
-        from llara_core.model.compose import load_run
-
-        return load_run(run_dir, checkpoint)
+        return cls.from_pretrained(Path(run_dir) / checkpoint)
 
     def fit(self, run_dir: str | Path | None = None, config: Any = None, dataset: Any = None) -> dict[str, Any]:
         """Train this model as ``config`` says (default: the config it was built from)."""

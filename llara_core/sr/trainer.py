@@ -1,4 +1,5 @@
-"""Train an item encoder as a sequential recommender (Lightning Fabric, CPU or GPU).
+"""Train an item encoder as a sequential recommender, on the shared training loop
+(:mod:`llara_core.training.loop`; Lightning Fabric, CPU or GPU).
 
 Every train sample is one step of next-item prediction: cross-entropy of the encoder's logits
 over the whole catalogue against the sample's target, optimised with Adam. After each epoch the
@@ -7,15 +8,14 @@ seed of ``val_seeds``); the best epoch by the ``monitor`` metric (default MRR) a
 seeds is kept, and training stops after ``patience`` epochs without improvement. Both choices fight
 noise: with LLaRA's ~100 validation users, HR@1 on one draw moves by several points between epochs
 from the draw alone, and HR@1 picks epochs one user at a time where MRR uses the whole ranking.
-The learning rate is constant or follows a cosine decay to 0 over ``epochs`` (``schedule``). The output folder receives the checkpoint
-(``model.safetensors`` + ``config.json``) and ``metrics.jsonl`` (one JSON object per epoch).
+The learning rate is constant or follows a cosine decay to 0 over ``epochs`` (``schedule``). The
+output folder receives the checkpoint (``model.safetensors`` + ``config.json``), ``metrics.jsonl``
+(one JSON object per epoch), and the loop's ``best/`` and ``last/`` checkpoints (``last/`` resumes).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +27,8 @@ from lightning_fabric import Fabric
 from lightning_fabric.utilities.seed import seed_everything
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from torch.utils.data import DataLoader, TensorDataset
+from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset as TorchDataset
 
 from llara_core.data.candidates import ensure_candidates
 from llara_core.data.dataset import Dataset
@@ -36,9 +36,9 @@ from llara_core.errors import DataError, LlaraError
 from llara_core.evaluation.metrics import candidate_metrics, summarise
 from llara_core.interfaces import ItemEncoder
 from llara_core.slots import ITEM_ENCODERS
-from llara_core.sr.checkpoint import save_item_encoder
+from llara_core.sr.checkpoint import WEIGHTS, load_state_strict, save_item_encoder
 from llara_core.sr.evaluate import encoder_scores
-from llara_core.training.schedule import warmup_cosine
+from llara_core.training.loop import BEST, LAST, LoopSettings, TrainLoop
 
 METRICS_LOG = "metrics.jsonl"
 #: used when neither the user nor the encoder's ``train_defaults`` set a value
@@ -70,7 +70,7 @@ class SRTrainConfig(BaseModel):
         "candidate ranking, so on ~100 val users it is steadier than HR@1, which moves one user at a time",
     )
     seed: int = 0
-    min_history: int = Field(0, ge=0, description="train on rows with at least this many history items")
+    min_history: int = Field(1, ge=0, description="train on rows with at least this many history items (as LLaRA's data.min_history)")
     val_candidates: int = Field(20, ge=2)
     val_seeds: list[int] = Field(
         [0, 1, 2, 3, 4], min_length=1, description="persisted val candidate seeds averaged for early stopping"
@@ -102,39 +102,90 @@ class TrainResult:
     config: SRTrainConfig  # resolved: every default filled in
 
 
-def _train_tensors(dataset: Dataset, encoder: ItemEncoder, min_history: int) -> TensorDataset:
+class _Rows(TorchDataset):
+    """Row indices into the padded train tensors (the loop's sampler orders them)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def _train_tensors(dataset: Dataset, encoder: ItemEncoder, min_history: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     train = dataset.split("train")
     keep = [i for i, h in enumerate(train.histories) if len(h) >= min_history]
     if not keep:
         raise DataError(f"{dataset.name}: no train row has at least {min_history} history items")
     train = train.subset(keep) if len(keep) < len(train) else train
     history, lengths = train.padded(encoder.history_len, encoder.pad_id)
-    return TensorDataset(history, lengths, torch.tensor(train.targets, dtype=torch.long))
+    return history, lengths, torch.tensor(train.targets, dtype=torch.long)
+
+
+class SRRecipe:
+    """Next-item prediction over the whole catalogue: the SR part of a run on the shared loop."""
+
+    def __init__(self, encoder: ItemEncoder, dataset: Dataset, cfg: SRTrainConfig, device: Any):
+        self.name = cfg.model
+        self.encoder, self.dataset, self.cfg, self.device = encoder, dataset, cfg, device
+        self.history, self.lengths, self.targets = _train_tensors(dataset, encoder, cfg.min_history)
+        self.samples = _Rows(len(self.targets))
+        self.val_split = dataset.split("val")
+        self.val_candidates = [np.asarray(ensure_candidates(dataset, "val", cfg.val_candidates, seed)[0]) for seed in cfg.val_seeds]
+
+    def module(self) -> ItemEncoder:
+        return self.encoder
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.encoder.parameters())
+
+    def make_batch(self, rows: list[int], step: int, total_steps: int) -> tuple[torch.Tensor, ...]:
+        idx = torch.tensor(rows, dtype=torch.long)
+        return tuple(t[idx].to(self.device) for t in (self.history, self.lengths, self.targets))
+
+    def loss(self, fmodel: Any, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        history, lengths, targets = batch
+        return F.cross_entropy(fmodel(history, lengths), targets)
+
+    def batch_tokens(self, batch: tuple[torch.Tensor, ...]) -> int:
+        return int(batch[1].sum())
+
+    def validate(self, fabric: Any) -> dict[str, float]:
+        scores = encoder_scores(self.encoder, self.val_split)
+        per_seed = [summarise(candidate_metrics(scores, cands, self.val_split.targets)) for cands in self.val_candidates]
+        return {f"val_{k}": round(v, 6) for k, v in _mean_over_seeds(per_seed).items()}
+
+    def monitor(self, metrics: dict[str, float]) -> tuple[float, ...]:
+        order = (self.cfg.monitor, *(m for m in MONITORS if m != self.cfg.monitor))
+        return tuple(metrics[f"val_{m}"] for m in order)
+
+    def save_weights(self, folder: Path) -> None:
+        state = {k: v.detach().contiguous().cpu() for k, v in self.encoder.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS))
+
+    def load_weights(self, folder: Path) -> None:
+        load_state_strict(self.encoder, load_file(str(folder / WEIGHTS)), str(folder / WEIGHTS))
+
+    def log_fields(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
 
 
 def _mean_over_seeds(per_seed: list[dict[str, float]]) -> dict[str, float]:
     return {k: sum(m[k] for m in per_seed) / len(per_seed) for k in per_seed[0]}
 
 
-def _better(a: dict[str, float], b: dict[str, float] | None, monitor: str) -> bool:
-    order = (monitor, *(m for m in MONITORS if m != monitor))
-    return b is None or tuple(a[m] for m in order) > tuple(b[m] for m in order)
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        disable=not enabled,
-        console=Console(stderr=True),
-    )
-
-
-def train_item_encoder(dataset: Dataset, config: SRTrainConfig, out_dir: str | Path) -> TrainResult:
-    """Train ``config.model`` on ``dataset`` (saved, with its val candidates) into ``out_dir``."""
+def train_item_encoder(dataset: Dataset, config: SRTrainConfig, out_dir: str | Path, resume: bool = False) -> TrainResult:
+    """Train ``config.model`` on ``dataset`` (saved, with its val candidates) into ``out_dir``;
+    with ``resume``, continue the interrupted run in ``out_dir`` from its ``last`` checkpoint."""
     cfg = config.resolved()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,81 +195,41 @@ def train_item_encoder(dataset: Dataset, config: SRTrainConfig, out_dir: str | P
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     try:
-        return _train(dataset, cfg, out_dir)
+        return _train(dataset, cfg, out_dir, resume)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _train(dataset: Dataset, cfg: SRTrainConfig, out_dir: Path) -> TrainResult:
+def _train(dataset: Dataset, cfg: SRTrainConfig, out_dir: Path, resume: bool) -> TrainResult:
     fabric = Fabric(accelerator=cfg.accelerator, devices=1, precision="32-true")
-    seed_everything(cfg.seed, verbose=False)
+    seed_everything(cfg.seed, verbose=False)  # the encoder's initialisation
     encoder: ItemEncoder = ITEM_ENCODERS.build(cfg.model, cfg.params, n_items=dataset.n_items)
-    data = _train_tensors(dataset, encoder, cfg.min_history)
-    loader = DataLoader(
-        data, batch_size=cfg.batch_size, shuffle=True, generator=torch.Generator().manual_seed(cfg.seed)
+    recipe = SRRecipe(encoder, dataset, cfg, fabric.device)
+    settings = LoopSettings(
+        seed=cfg.seed, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer="adam", lr=cfg.lr,
+        weight_decay=cfg.weight_decay, warmup_ratio=0.0, min_lr_ratio=0.0 if cfg.schedule == "cosine" else 1.0,
+        val_each_epoch=True, patience=cfg.patience, log_every=None, drop_last=False, max_minutes=cfg.max_minutes,
+        progress=cfg.progress,
     )
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    # no warm-up; cosine decays to 0 over every epoch, constant keeps the factor at 1
-    scheduler = warmup_cosine(optimizer, cfg.epochs * len(loader), 0.0, min_ratio=0.0 if cfg.schedule == "cosine" else 1.0)
-    model, optimizer = fabric.setup(encoder, optimizer)
-    loader = fabric.setup_dataloaders(loader)
-    val_split = dataset.split("val")
-    val_candidates = [np.asarray(ensure_candidates(dataset, "val", cfg.val_candidates, seed)[0]) for seed in cfg.val_seeds]
-
-    log_path = out_dir / METRICS_LOG
-    log_path.write_text("")
-    best: dict[str, float] | None = None
-    best_state: dict[str, torch.Tensor] = {}
-    best_epoch, stale, epoch = 0, 0, 0
-    start = time.perf_counter()
-    with _progress(cfg.progress) as bar:
-        epochs_task = bar.add_task(f"{cfg.model} epochs", total=cfg.epochs, info="")
-        batch_task = bar.add_task("batches", total=len(loader), info="")
-        for epoch in range(1, cfg.epochs + 1):
-            model.train()
-            bar.reset(batch_task, total=len(loader))
-            total, count = 0.0, 0
-            for history, lengths, targets in loader:
-                loss = F.cross_entropy(model(history, lengths), targets)
-                optimizer.zero_grad(set_to_none=True)
-                fabric.backward(loss)
-                optimizer.step()
-                scheduler.step()
-                if not math.isfinite(loss.item()):
-                    raise LlaraError(f"{cfg.model}: the training loss became {loss.item()} in epoch {epoch}; lower --lr")
-                total += loss.item() * len(targets)
-                count += len(targets)
-                bar.update(batch_task, advance=1, info=f"loss {loss.item():.4f}")
-            scores = encoder_scores(encoder, val_split)
-            val = _mean_over_seeds(
-                [summarise(candidate_metrics(scores, cands, val_split.targets)) for cands in val_candidates]
-            )
-            improved = _better(val, best, cfg.monitor)
-            if improved:
-                best, best_epoch, stale = val, epoch, 0
-                best_state = {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()}
-            else:
-                stale += 1
-            elapsed = time.perf_counter() - start
-            row = {"epoch": epoch, "train_loss": total / max(count, 1), "lr": scheduler.get_last_lr()[0],
-                   "seconds": round(elapsed, 2)}
-            row.update({f"val_{k}": round(v, 6) for k, v in val.items()})
-            with open(log_path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
-            info = (f"loss {row['train_loss']:.4f}  val {cfg.monitor} {val[cfg.monitor]:.3f}  "
-                    f"best {best[cfg.monitor]:.3f} @ {best_epoch}")
-            bar.update(epochs_task, advance=1, info=info)
-            if stale >= cfg.patience or (cfg.max_minutes and elapsed > cfg.max_minutes * 60):
-                break
-    seconds = time.perf_counter() - start
-    encoder.load_state_dict(best_state)
+    loop = TrainLoop(recipe, settings, out_dir, fabric, Console(stderr=True))
+    loop.s.checkpoint_every = loop.micro_per_epoch  # a resumable checkpoint after every epoch
+    if resume:
+        if not (out_dir / LAST).is_dir():
+            raise LlaraError(f"{out_dir}: no '{LAST}' checkpoint to resume from")
+        loop.resume()
+    elif (out_dir / METRICS_LOG).exists():
+        (out_dir / METRICS_LOG).unlink()  # a fresh run in an old folder starts a fresh log
+    summary = loop.fit()
+    recipe.load_weights(out_dir / BEST)
     encoder.eval()
+    best_epoch = math.ceil(summary["best_step"] / loop.micro_per_epoch)
+    best = {k.removeprefix("val_"): v for k, v in summary["best_metrics"].items()}
     training = cfg.model_dump(mode="json", exclude={"params", "progress"})
     training.update(
-        train_rows=len(data),
-        epochs_run=epoch,
+        train_rows=len(recipe.samples),
+        epochs_run=summary["epochs"],
         best_epoch=best_epoch,
-        seconds=round(seconds, 1),
+        seconds=summary["seconds"],
         device=str(fabric.device),
         torch_threads=torch.get_num_threads(),
     )
@@ -231,5 +242,4 @@ def _train(dataset: Dataset, cfg: SRTrainConfig, out_dir: Path) -> TrainResult:
         training=training,
         metrics={"val": {"split": "val", "n_candidates": cfg.val_candidates, "seeds": cfg.val_seeds, **best}},
     )
-    return TrainResult(encoder, out_dir, best_epoch, best, epoch, seconds, cfg)
-
+    return TrainResult(encoder, out_dir, best_epoch, best, summary["epochs"], summary["seconds"], cfg)

@@ -23,10 +23,12 @@ class ModeChooser:
         self.rng = np.random.default_rng([seed, 0xC0FFEE])
         self.hybrid = 0
         self.total = 0
+        self.last_p = 0.0
 
     def draw(self, step: int, total_steps: int, batch_size: int, n_templates: int) -> tuple[list[PromptMode], int, float]:
         """(modes per sample, template index, p) for the next micro-batch."""
         p = self.curriculum(step, total_steps)
+        self.last_p = p
         template = int(self.rng.integers(0, n_templates))
         if self.per_sample:
             hyb = (self.rng.random(batch_size) < p).tolist()

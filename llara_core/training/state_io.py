@@ -1,7 +1,7 @@
 """Checkpoint I/O without pickle: tensors as safetensors, everything else as JSON.
 
-A checkpoint folder holds ``trainable.safetensors`` (only the model's trainable tensors: LoRA +
-projector), ``optimizer.safetensors`` + ``optimizer.json``, ``rng.safetensors``,
+A checkpoint folder holds the recipe's trained tensors (for LLaRA ``trainable.safetensors``:
+LoRA + projector; for an item encoder its weights), ``optimizer.safetensors`` + ``optimizer.json``, ``rng.safetensors``,
 ``trainer_state.json`` (step, epoch, position in the epoch, best metric, curriculum draw state,
 scheduler, Python/NumPy RNG states).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +70,14 @@ def _set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> No
     np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))
 
 
-def save_checkpoint(folder: Path, model: Any, optimizer: torch.optim.Optimizer, scheduler: Any, state: dict[str, Any]) -> Path:
-    """Write a resumable checkpoint atomically (into a temporary folder, then renamed)."""
+def save_checkpoint(folder: Path, save_weights: Callable[[Path], Any], optimizer: torch.optim.Optimizer, scheduler: Any, state: dict[str, Any]) -> Path:
+    """Write a resumable checkpoint atomically (into a temporary folder, then renamed);
+    ``save_weights(tmp_folder)`` writes the trained tensors."""
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    model.save_trainable(tmp)
+    save_weights(tmp)
     opt_tensors, opt_meta = _optimizer_to_files(optimizer)
     save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
     (tmp / "optimizer.json").write_text(json.dumps(opt_meta))
@@ -95,13 +97,14 @@ def save_checkpoint(folder: Path, model: Any, optimizer: torch.optim.Optimizer, 
     return folder
 
 
-def load_checkpoint(folder: Path, model: Any, optimizer: torch.optim.Optimizer, scheduler: Any) -> dict[str, Any]:
-    """Restore model trainables, optimizer, scheduler and RNG states; returns the trainer state."""
+def load_checkpoint(folder: Path, load_weights: Callable[[Path], Any], optimizer: torch.optim.Optimizer, scheduler: Any) -> dict[str, Any]:
+    """Restore the trained tensors (``load_weights(folder)``), optimizer, scheduler and RNG
+    states; returns the trainer state."""
     folder = Path(folder)
     if not (folder / TRAINER_STATE).is_file():
         raise LlaraError(f"{folder}: no {TRAINER_STATE}; not a training checkpoint")
     state = json.loads((folder / TRAINER_STATE).read_text())
-    model.load_trainable(folder)
+    load_weights(folder)
     meta = json.loads((folder / "optimizer.json").read_text())
     optimizer.load_state_dict(_optimizer_from_files(load_file(str(folder / "optimizer.safetensors")), meta))
     scheduler.load_state_dict({**scheduler.state_dict(), **state["scheduler"]})
