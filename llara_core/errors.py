@@ -1,4 +1,11 @@
-"""Exceptions raised by llara. Every message names the field, file or component at fault."""
+"""Exceptions raised by llara. Every message names the field, file or component at fault.
+
+Every mistake a user can make (a config, a command-line value, a data file, a plugin that does
+not fit its slot) raises a :class:`LlaraError` subclass; the command line prints those as one
+line without a traceback (``llara --debug ...`` shows it). Each subclass also derives from the
+built-in exception a caller would expect (``KeyError``, ``TypeError``, ``ImportError``,
+``ValueError``), so ``except ValueError`` keeps working where it did.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +26,23 @@ class DuplicateComponentError(LlaraError):
 
 
 class ComponentInterfaceError(LlaraError, TypeError):
-    """Something registered in a slot does not implement the slot's interface."""
+    """Something registered in a slot does not implement the slot's interface (a missing method,
+    a ``Params`` that is not a pydantic model, a constructor that does not accept what the slot
+    passes at build time)."""
+
+
+class BuildArgumentError(LlaraError, TypeError):
+    """``Registry.build`` was called without a runtime argument its slot requires, or with one the
+    slot does not declare (user settings belong in ``params``)."""
 
 
 class PluginLoadError(LlaraError, ImportError):
     """An entry point could not be imported; the message names its distribution."""
+
+
+class MissingDependencyError(LlaraError, ImportError):
+    """A component needs an optional package (or file) that is not installed; the message says
+    how to install it. The conformance kit skips, rather than fails, such a component."""
 
 
 class ConfigError(LlaraError, ValueError):
@@ -40,3 +59,14 @@ class ConfigError(LlaraError, ValueError):
 
 class DataError(LlaraError, ValueError):
     """Bad input data; the message names the file, the row and what was expected."""
+
+
+class UsageError(LlaraError, ValueError):
+    """A value given in code or on the command line that cannot work where it is used (outside a
+    config file, which raises :class:`ConfigError`): an argument out of range, an input of the
+    wrong shape, a model asked for something it was not built for."""
+
+
+class ConformanceError(LlaraError, AssertionError):
+    """A component fails a check of the conformance kit (:mod:`llara_core.testing`); the message
+    names the slot, the component, its distribution and the check."""

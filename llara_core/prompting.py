@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from llara_core.errors import ConfigError
 from llara_core.interfaces.prompt_builder import Prompt, PromptBuilder, PromptMode, PromptSample
 
 SLOT_HISTORY = "[HistoryHere]"
@@ -34,11 +35,11 @@ class TemplatePromptBuilder(PromptBuilder):
 
     def __init__(self, titles: Sequence[str] | Mapping[int, str], templates: Sequence[str]):
         if not templates:
-            raise ValueError("a prompt builder needs at least one template")
-        for i, t in enumerate(templates):
-            errs = template_errors(t)
-            if errs:
-                raise ValueError(f"template {i} ({t[:40]!r}...): {'; '.join(errs)}")
+            raise ConfigError([("prompt_builder.params.templates", "a prompt builder needs at least one template")])
+        errors = [(f"prompt_builder.params.templates.{i}", f"{t[:40]!r}...: {'; '.join(errs)}")
+                  for i, t in enumerate(templates) if (errs := template_errors(t))]
+        if errors:
+            raise ConfigError(errors)
         self.templates = [t.strip() for t in templates]
         self._titles = titles
 

@@ -13,6 +13,18 @@ component's ``Params`` model in the group ``<group>.params`` (same name, same di
 a module that imports nothing heavy: params validation, ``params_model`` and ``describe`` then
 read it without importing the implementation; ``brief`` (what ``llara components`` lists) reads
 summaries from the module source with :mod:`ast`, without executing it.
+
+Contracts: a slot declares the *runtime arguments* it passes to every constructor at build time
+(:class:`RuntimeArgument`: ``n_items`` for item encoders, ``in_dim``/``out_dim`` for projectors,
+...). Like pluggy checking a hook implementation against its spec, registration checks that a
+class's constructor accepts them and every field of its ``Params`` and requires nothing else; for
+an entry point not imported yet the same check runs on its source (``ast``), so the error shows
+when the component is listed or its config validated, naming its distribution.
+
+Precedence: a name provided by llara itself (the distribution ``llara``) wins over a third-party
+entry point of the same name, unless that entry point is declared in the group
+``<group>.overrides``; either way the shadowing is recorded (:meth:`Registry.shadowed`, shown by
+``llara components``).
 """
 
 from __future__ import annotations
@@ -26,13 +38,14 @@ import importlib.util
 import inspect
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from llara_core.errors import (
+    BuildArgumentError,
     ComponentInterfaceError,
     DuplicateComponentError,
     LlaraError,
@@ -77,6 +90,211 @@ class Provider:
 
 
 @dataclass(frozen=True)
+class RuntimeArgument:
+    """An argument a slot passes to every constructor at build time, never typed by the user.
+
+    ``required``: every constructor must accept it (by name or ``**kwargs``) and every build
+    passes it. Otherwise it is passed when the caller knows it, and only to a constructor that
+    declares it (by name or ``**kwargs``): a plugin may leave it out.
+    """
+
+    name: str
+    description: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Shadowing:
+    """One entry point that lost its name to another provider (see :meth:`Registry.shadowed`).
+
+    ``explicit``: ``used`` declared its entry point in the overrides group and replaces the
+    built-in ``ignored``; otherwise llara's built-in ``used`` wins over ``ignored``.
+    """
+
+    slot: str
+    name: str
+    used: Provider
+    ignored: Provider
+    explicit: bool
+    overrides_group: str
+
+    def __str__(self) -> str:
+        if self.explicit:
+            return (f"{self.name}: llara's built-in ({self.ignored.origin}) is replaced by "
+                    f"{self.used}, an explicit override ({self.overrides_group})")
+        return (f"{self.name}: {self.ignored} is ignored: llara's built-in of that name wins "
+                f"(a plugin replaces it only by declaring its entry point in {self.overrides_group})")
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """What a constructor accepts, read from the class (inspect) or from its source (ast)."""
+
+    owner: str  # "Class.__init__", for messages
+    keywords: frozenset[str] = frozenset()  # accepted by keyword
+    required: frozenset[str] = frozenset()  # keyword-able and without default
+    positional_only: tuple[str, ...] = ()  # required positional-only parameters
+    var_keyword: bool = False
+
+    def accepts(self, name: str) -> bool:
+        return self.var_keyword or name in self.keywords
+
+
+def _is_torch_module(cls: type) -> bool:
+    return cls.__name__ == "Module" and cls.__module__ == "torch.nn.modules.module"
+
+
+def _class_signature(cls: type) -> _Signature | None:
+    """The constructor signature of ``cls``; None when it cannot be read."""
+    owner = next((k for k in cls.__mro__ if "__init__" in vars(k)), object)
+    if owner is object or _is_torch_module(owner):  # nn.Module.__init__ refuses any argument
+        return _Signature(f"{owner.__qualname__}.__init__ (inherited by {cls.__qualname__})")
+    try:
+        signature = inspect.signature(owner.__init__)
+    except (TypeError, ValueError):
+        return None
+    keywords: set[str] = set()
+    required: set[str] = set()
+    positional_only: list[str] = []
+    var_keyword = False
+    for i, p in enumerate(signature.parameters.values()):
+        if i == 0 and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            continue  # self
+        if p.kind is p.VAR_KEYWORD:
+            var_keyword = True
+        elif p.kind is p.POSITIONAL_ONLY:
+            if p.default is p.empty:
+                positional_only.append(p.name)
+        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            keywords.add(p.name)
+            if p.default is p.empty:
+                required.add(p.name)
+    label = f"{owner.__qualname__}.__init__"
+    if owner is not cls:
+        label += f" (inherited by {cls.__qualname__})"
+    return _Signature(label, frozenset(keywords), frozenset(required), tuple(positional_only), var_keyword)
+
+
+def _ast_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef, label: str) -> _Signature | None:
+    if fn.decorator_list:
+        return None  # a decorator may change what it accepts
+    a = fn.args
+    positional = [*a.posonlyargs, *a.args]
+    if not positional:
+        return None
+    first_default = len(positional) - len(a.defaults)
+    keywords: set[str] = set()
+    required: set[str] = set()
+    positional_only: list[str] = []
+    for i, arg in enumerate(positional[1:], start=1):
+        has_default = i >= first_default
+        if i < len(a.posonlyargs):
+            if not has_default:
+                positional_only.append(arg.arg)
+            continue
+        keywords.add(arg.arg)
+        if not has_default:
+            required.add(arg.arg)
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults):
+        keywords.add(arg.arg)
+        if default is None:
+            required.add(arg.arg)
+    return _Signature(label, frozenset(keywords), frozenset(required), tuple(positional_only), a.kwarg is not None)
+
+
+#: base classes whose constructor is object's
+_TERMINAL_BASES = {"object", "ABC", "Generic", "Protocol"}
+
+
+def _parse_module(module: str, cache: dict[str, tuple[ast.Module, bool] | None]) -> tuple[ast.Module, bool] | None:
+    """(tree, is_package) of ``module``'s source, found without importing it."""
+    if module not in cache:
+        path = _module_file(module)
+        source = _read_text(path) if path else None
+        try:
+            cache[module] = None if source is None else (ast.parse(source), str(path).endswith("__init__.py"))
+        except (SyntaxError, ValueError):
+            cache[module] = None
+    return cache[module]
+
+
+def _class_node(tree: ast.Module, name: str) -> ast.ClassDef | None:
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            found = node
+    return found
+
+
+def _imported_name(tree: ast.Module, module: str, is_package: bool, name: str) -> tuple[str, str] | None:
+    """(module, attribute) that a top-level ``from ... import`` binds to ``name`` (also inside
+    top-level ``if``/``try`` blocks, e.g. ``if TYPE_CHECKING:`` re-exports)."""
+    nodes: list[ast.stmt] = []
+    for node in tree.body:
+        nodes.append(node)
+        if isinstance(node, ast.If):
+            nodes += node.body + node.orelse
+        elif isinstance(node, ast.Try):
+            nodes += node.body
+    for node in nodes:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        for alias in node.names:
+            if (alias.asname or alias.name) != name:
+                continue
+            if node.level:
+                parts = module.split(".")
+                package = parts if is_package else parts[:-1]
+                package = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                target = ".".join([*package, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            return (target, alias.name) if target else None
+    return None
+
+
+def _static_init(module: str, name: str, cache: dict | None = None, depth: int = 0) -> _Signature | None:
+    """The constructor signature of class ``name`` of ``module``, read from sources only
+    (following single inheritance through ``from ... import``); None when the sources cannot
+    tell (several bases, a base reached by attribute such as ``nn.Module``, a decorated
+    ``__init__``)."""
+    cache = {} if cache is None else cache
+    parsed = _parse_module(module, cache) if depth < 12 else None
+    if parsed is None:
+        return None
+    tree, is_package = parsed
+    node = _class_node(tree, name)
+    if node is None:
+        target = _imported_name(tree, module, is_package, name)
+        return None if target is None else _static_init(*target, cache, depth + 1)
+    for stmt in reversed(node.body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == "__init__":
+            return _ast_signature(stmt, f"{name}.__init__")
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if any(isinstance(t, ast.Name) and t.id == "__init__" for t in targets):
+                return None
+    bases = [b.value if isinstance(b, ast.Subscript) else b for b in node.bases]
+    bases = [b for b in bases if not (isinstance(b, ast.Name) and b.id in _TERMINAL_BASES)]
+    if not bases:
+        return _Signature(f"object.__init__ (inherited by {name})")
+    if len(bases) > 1 or not isinstance(bases[0], ast.Name):
+        return None
+    inherited = None
+    base = bases[0].id
+    if _class_node(tree, base) is not None:
+        inherited = _static_init(module, base, cache, depth + 1)
+    else:
+        target = _imported_name(tree, module, is_package, base)
+        inherited = None if target is None else _static_init(*target, cache, depth + 1)
+    if inherited is None:
+        return None
+    owner = inherited.owner.split(" (inherited")[0]
+    return _Signature(f"{owner} (inherited by {name})", inherited.keywords, inherited.required,
+                      inherited.positional_only, inherited.var_keyword)
+
+
+@dataclass(frozen=True)
 class _Static:
     """What the source of an entry point's module says about its target, read without running it."""
 
@@ -85,6 +303,7 @@ class _Static:
     summary: str
     base: str | None = None  # presets
     missing: tuple[str, ...] = ()  # top-level imports of the module that are not installed
+    init: _Signature | None = None  # classes: the constructor, when the sources tell
 
 
 _UNREAD = object()  # _Entry.static not computed yet
@@ -101,6 +320,7 @@ class _Entry:
     params_entry_point: md.EntryPoint | None = None  # from the group "<group>.params"
     params_target: type[BaseModel] | None = None  # the declared Params once loaded
     static: Any = _UNREAD  # _Static | None once read
+    override: bool = False  # declared in the overrides group
 
 
 def _first_line(text: str | None) -> str:
@@ -135,8 +355,8 @@ def _import_string(ref: str) -> Any:
     return obj
 
 
-def _module_source(module: str) -> str | None:
-    """The source text of ``module`` found without importing it (nor its parent packages)."""
+def _module_file(module: str) -> str | None:
+    """The file of ``module``, found without importing it (nor its parent packages)."""
     path = getattr(sys.modules.get(module), "__file__", None)
     if path is None:
         parts = module.split(".")
@@ -153,13 +373,21 @@ def _module_source(module: str) -> str | None:
         except (ImportError, ValueError, AttributeError):
             return None
         path = spec.origin if spec is not None else None
-    if not path or not str(path).endswith(".py"):
-        return None
+    return str(path) if path and str(path).endswith(".py") else None
+
+
+def _read_text(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _module_source(module: str) -> str | None:
+    """The source text of ``module`` found without importing it (nor its parent packages)."""
+    path = _module_file(module)
+    return _read_text(path) if path else None
 
 
 def _missing_imports(tree: ast.Module) -> tuple[str, ...]:
@@ -229,8 +457,21 @@ def _read_static(ep: md.EntryPoint) -> _Static | None:
         ):
             found = None
     if found is not None:
-        found = _Static(found.kind, found.qualname, found.summary, found.base, _missing_imports(tree))
+        init = _static_init(module.strip(), attr) if found.kind == "class" else None
+        found = _Static(found.kind, found.qualname, found.summary, found.base, _missing_imports(tree), init)
     return found
+
+
+_EP_CACHE: Any = None  # md.entry_points() of every group, read once
+
+
+def _entry_points(group: str) -> list[md.EntryPoint]:
+    """The entry points of ``group``; the installed metadata is scanned once for all groups and
+    shared by every registry until a ``reset_discovery``."""
+    global _EP_CACHE
+    if _EP_CACHE is None:
+        _EP_CACHE = md.entry_points()  # EntryPoints (3.12+) or SelectableGroups (3.10, 3.11)
+    return list(_EP_CACHE.select(group=group))
 
 
 def _autoload_disabled() -> bool:
@@ -248,6 +489,11 @@ class Registry:
         contract: one paragraph describing what the slot holds (shown by ``describe``).
         params_group: the entry-point group declaring implementations' ``Params`` models
             (default ``"<group>.params"``).
+        runtime: the arguments every build passes to the constructor besides the params, in
+            order; ``None`` (the default) declares none and checks none: ``build`` then passes
+            whatever it is given. ``()`` declares that builds pass nothing else.
+        overrides_group: the entry-point group whose entries may replace a built-in of the same
+            name (default ``"<group>.overrides"``).
     """
 
     def __init__(
@@ -257,15 +503,27 @@ class Registry:
         group: str,
         contract: str = "",
         params_group: str | None = None,
+        runtime: Sequence[RuntimeArgument] | None = None,
+        overrides_group: str | None = None,
     ):
         self.slot = slot
         self._interface = interface
         self.group = group
         self.params_group = params_group or f"{group}.params"
+        self.overrides_group = overrides_group or f"{group}.overrides"
         self._contract = contract
+        self.runtime: tuple[RuntimeArgument, ...] | None = None if runtime is None else tuple(runtime)
         self._entries: dict[str, _Entry] = {}
         self._conflicts: dict[str, list[Provider]] = {}
+        self._shadowed: list[Shadowing] = []
+        self._signatures: dict[type, _Signature | None] = {}
         self._discovered = False
+
+    @property
+    def constructed_as(self) -> str:
+        """How every implementation is constructed, e.g. ``cls(n_items=..., **params)``."""
+        args = [f"{a.name}=..." for a in self.runtime or ()]
+        return f"cls({', '.join([*args, '**params'])})"
 
     @property
     def interface(self) -> type:
@@ -300,13 +558,15 @@ class Registry:
     ) -> Callable[[type], type] | type:
         """Register ``obj`` under ``name``; usable as ``@registry.register("name")`` too.
 
-        Raises ComponentInterfaceError when ``obj`` does not implement the slot's interface and
+        Raises ComponentInterfaceError when ``obj`` does not implement the slot's interface (or
+        its constructor does not accept the slot's runtime arguments and its params) and
         DuplicateComponentError when ``name`` is taken (unless ``override=True``).
         """
 
         def _do(target: type) -> type:
             self._check_interface(name, target)
             provider = _provider_of(target.__module__, target.__qualname__)
+            self._check_signature(name, target, provider)
             self._add(_Entry(name, provider, target=target, summary=summary), override)
             return target
 
@@ -363,6 +623,108 @@ class Registry:
                 f"{self.slot}: {name!r}.Params must be a pydantic BaseModel subclass"
             )
 
+    def _signature_of(self, target: type) -> _Signature | None:
+        if target not in self._signatures:
+            self._signatures[target] = _class_signature(target)
+        return self._signatures[target]
+
+    def signature_problems(self, signature: _Signature, fields: Iterable[str] | None) -> list[str]:
+        """Why a constructor with ``signature`` cannot be built by this slot (empty when it
+        can). ``fields``: the names of its Params' fields, None when not known (listings)."""
+        runtime = self.runtime or ()
+        names = {a.name for a in runtime}
+        problems = [
+            f"it does not accept the runtime argument {a.name!r} ({a.description})"
+            for a in runtime if a.required and not signature.accepts(a.name)
+        ]
+        if signature.positional_only:
+            problems.append(
+                f"it requires the positional-only argument(s) {', '.join(map(repr, signature.positional_only))}, "
+                f"but llara passes every argument by keyword"
+            )
+        if fields is not None:
+            fields = list(fields)
+            clash = [f for f in fields if f in names]
+            if clash:
+                problems.append(f"its Params declares {', '.join(map(repr, clash))}, which the slot passes "
+                                f"as a runtime argument; rename the field")
+            problems += [
+                f"it does not accept {f!r}, a field of its Params (every field is passed by keyword)"
+                for f in fields if f not in names and not signature.accepts(f)
+            ]
+            if self.runtime is not None:
+                never = sorted(signature.required - names - set(fields))
+                if never:
+                    problems.append(
+                        f"it requires {', '.join(map(repr, never))}, which llara never passes (neither "
+                        f"a runtime argument of the slot nor a field of its Params)"
+                    )
+        return problems
+
+    def _signature_error(self, name: str, provider: Provider, signature: _Signature, problems: list[str]) -> _SignatureError:
+        return _SignatureError(
+            f"{self.slot}: {name!r} from distribution {provider.distribution} ({provider.origin}): "
+            f"{signature.owner} does not fit how llara builds {self.slot}, {self.constructed_as}: "
+            + "; ".join(problems)
+        )
+
+    def _check_signature(self, name: str, target: Any, provider: Provider) -> None:
+        """Raise ComponentInterfaceError when ``target``'s constructor cannot take this slot's
+        runtime arguments and its Params' fields (what ``build`` passes)."""
+        if isinstance(target, Preset):
+            return
+        signature = self._signature_of(target)
+        if signature is None:
+            return
+        fields = getattr(target, "Params", NoParams).model_fields
+        problems = self.signature_problems(signature, fields)
+        if problems:
+            raise self._signature_error(name, provider, signature, problems)
+
+    def check(self, name: str) -> None:
+        """Raise what building ``name`` would raise because of how it is declared (its import,
+        interface, Params, constructor signature), importing no more than validating its params
+        does: an implementation not imported yet is checked on its source. Used by config
+        validation, so that a plugin that does not fit its slot fails there, not in training."""
+        model, _, final = self._resolve_params(name)
+        if final.target is not None or final.error is not None:
+            return  # loaded (and checked on load), or failing with its own error
+        static = self._static(final)
+        if static is None or static.kind != "class" or static.init is None:
+            return  # the sources cannot tell: checked when it is imported
+        problems = self.signature_problems(static.init, model.model_fields)
+        if problems:
+            raise self._signature_error(final.name, final.provider, static.init, problems)
+
+    def _runtime_for(self, name: str, impl: type, runtime: dict[str, Any]) -> dict[str, Any]:
+        """The runtime arguments to pass to ``impl``: checked against the slot's declaration,
+        optional ones kept only where the constructor accepts them."""
+        if self.runtime is None:
+            return runtime
+        declared = {a.name: a for a in self.runtime}
+        signature = self._signature_of(impl)
+        unknown = sorted(set(runtime) - set(declared))
+        missing = [a.name for a in self.runtime if a.name not in runtime and (
+            a.required or (signature is not None and a.name in signature.required))]
+        if unknown or missing:
+            parts = []
+            if missing:
+                parts.append(f"missing the runtime argument(s) {', '.join(map(repr, missing))}")
+            if unknown:
+                parts.append(f"got {', '.join(map(repr, unknown))}, which the slot does not declare "
+                             f"(a setting a user chooses belongs in params)")
+            raise BuildArgumentError(f"{self.slot}: build({name!r}): {'; '.join(parts)}; the slot "
+                                     f"builds {self.constructed_as}")
+        return {k: v for k, v in runtime.items()
+                if declared[k].required or signature is None or signature.accepts(k)}
+
+    def shadowed(self) -> list[Shadowing]:
+        """Entry points that lost their name: a third-party one to llara's built-in of the same
+        name (the default), or the built-in to an explicit override (declared in
+        ``overrides_group``)."""
+        self._discover()
+        return list(self._shadowed)
+
     # ------------------------------------------------------------------ discovery
     def _discover(self) -> None:
         """Record (without importing) every entry point of this slot's groups. Idempotent."""
@@ -370,26 +732,49 @@ class Registry:
             return
         self._discovered = True
         disabled = _autoload_disabled()
-        seen: set[tuple[str, str, str]] = set()
-        for ep in md.entry_points(group=self.group):
-            dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
-            version = ep.dist.version if ep.dist is not None else None
-            if disabled and dist != BUILTIN_DISTRIBUTION:
-                continue
-            key = (ep.name, dist, ep.value)
-            if key in seen:  # the same distribution seen twice on sys.path (editable installs)
-                continue
-            seen.add(key)
-            entry = _Entry(ep.name, Provider(dist, version, ep.value), entry_point=ep)
-            old = self._entries.get(ep.name)
+        found: dict[str, list[_Entry]] = {}
+        seen: dict[tuple[str, str, str], _Entry] = {}
+        for group, override in ((self.group, False), (self.overrides_group, True)):
+            for ep in _entry_points(group):
+                dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
+                version = ep.dist.version if ep.dist is not None else None
+                if disabled and dist != BUILTIN_DISTRIBUTION:
+                    continue
+                key = (ep.name, dist, ep.value)
+                if key in seen:  # the same distribution seen twice on sys.path, or in both groups
+                    seen[key].override = seen[key].override or override
+                    continue
+                entry = _Entry(ep.name, Provider(dist, version, ep.value), entry_point=ep, override=override)
+                seen[key] = entry
+                found.setdefault(ep.name, []).append(entry)
+        for name, entries in found.items():
+            old = self._entries.get(name)
             if old is not None and old.entry_point is None:
                 continue  # a code registration kept by reset_discovery (possibly override=True) wins
-            if old is not None:
-                self._conflicts.setdefault(ep.name, [old.provider]).append(entry.provider)
+            builtins = [e for e in entries if e.provider.distribution == BUILTIN_DISTRIBUTION]
+            overrides = [e for e in entries if e.override and e.provider.distribution != BUILTIN_DISTRIBUTION]
+            others = [e for e in entries if not e.override and e.provider.distribution != BUILTIN_DISTRIBUTION]
+            if len(overrides) > 1 or (not overrides and not builtins and len(others) > 1):
+                self._conflicts[name] = [e.provider for e in (overrides if len(overrides) > 1 else others)]
+                self._entries[name] = (overrides or others)[0]
                 continue
-            self._entries[ep.name] = entry
+            if overrides:
+                winner, losers = overrides[0], builtins + others
+            elif builtins:
+                winner, losers = builtins[0], builtins[1:] + others
+            else:
+                winner, losers = others[0], []
+            self._entries[name] = winner
+            for loser in losers:
+                if loser.provider.distribution == BUILTIN_DISTRIBUTION and winner.provider.distribution == BUILTIN_DISTRIBUTION:
+                    continue
+                self._shadowed.append(Shadowing(
+                    self.slot, name, winner.provider, loser.provider,
+                    explicit=winner.override and loser.provider.distribution == BUILTIN_DISTRIBUTION,
+                    overrides_group=self.overrides_group,
+                ))
         # a params entry point counts only for the same name from the same distribution
-        for ep in md.entry_points(group=self.params_group):
+        for ep in _entry_points(self.params_group):
             entry = self._entries.get(ep.name)
             dist = ep.dist.name if ep.dist is not None else None
             if (entry is not None and entry.entry_point is not None and entry.params_entry_point is None
@@ -422,8 +807,13 @@ class Registry:
                 else:
                     entry.error = self._params_mismatch(entry, target)
                     if entry.error is None:
+                        try:
+                            self._check_signature(name, target, entry.provider)
+                        except _SignatureError as exc:
+                            entry.error = exc
+                    if entry.error is None:
                         entry.target = target
-            if isinstance(entry.error, _ParamsMismatchError):
+            if isinstance(entry.error, (_ParamsMismatchError, _SignatureError)):
                 raise entry.error
             if entry.error is not None:
                 raise PluginLoadError(
@@ -547,13 +937,22 @@ class Registry:
         """Instantiate ``name`` with validated ``params`` plus runtime dependencies.
 
         Runtime dependencies are things the user never types (an input size, a catalogue);
-        params come from config. The implementation receives both as keyword arguments.
+        params come from config. The implementation receives both as keyword arguments: every
+        field of the validated params, and the slot's declared runtime arguments (an optional
+        one only where the constructor accepts it; an undeclared or missing required one raises
+        BuildArgumentError). The validated params are then handed to the instance
+        (``_set_build_params``, defined by every slot interface), which is what its
+        ``hyperparameters()`` returns.
         """
         impl, _ = self.resolve(name)
         if not isinstance(params, BaseModel):
             params = self.validate_params(name, params)
         kwargs = {key: getattr(params, key) for key in type(params).model_fields}
-        return impl(**kwargs, **runtime)
+        obj = impl(**kwargs, **self._runtime_for(name, impl, runtime))
+        bind = getattr(obj, "_set_build_params", None)
+        if callable(bind):
+            bind(params)
+        return obj
 
     def provider(self, name: str) -> Provider:
         self._discover()
@@ -589,6 +988,8 @@ class Registry:
             "distribution": entry.provider.distribution,
             "version": entry.provider.version,
             "summary": summary,
+            "constructed_as": self.constructed_as,
+            "runtime_arguments": {a.name: a.description for a in self.runtime or ()},
             "params_schema": model.model_json_schema(),
         }
 
@@ -615,6 +1016,10 @@ class Registry:
                 f"{entry.provider.origin}): its module imports {', '.join(map(repr, static.missing))}, "
                 f"which is not installed"
             )
+        if static.kind == "class" and static.init is not None:
+            problems = self.signature_problems(static.init, None)
+            if problems:
+                raise self._signature_error(name, entry.provider, static.init, problems)
         summary, preset_of = entry.summary or static.summary, None
         if static.kind == "preset":
             preset_of = static.base
@@ -633,13 +1038,21 @@ class Registry:
 
     def reset_discovery(self) -> None:
         """Forget entry points (keeps code registrations) so the next query rescans them."""
+        global _EP_CACHE
+        _EP_CACHE = None
         self._entries = {k: e for k, e in self._entries.items() if e.entry_point is None}
         self._conflicts.clear()
+        self._shadowed.clear()
+        self._signatures.clear()
         self._discovered = False
 
 
 class _ParamsMismatchError(ComponentInterfaceError):
     """A class whose ``Params`` is not the model its params entry point declares."""
+
+
+class _SignatureError(ComponentInterfaceError):
+    """A class whose constructor does not accept what its slot passes at build time."""
 
 
 def _qualified(obj: Any) -> str:

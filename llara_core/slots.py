@@ -2,42 +2,60 @@
 
 The interfaces are named by import string: creating the registries, listing names and
 validating params (through params entry points) import no torch; the interface module is
-imported when a class is registered or loaded.
+imported when a class is registered or loaded. Each registry declares the runtime arguments its
+builds pass to every constructor (checked at registration, see
+:class:`~llara_core.registry.RuntimeArgument`); the interface's docstring states the same
+contract together with the attributes and methods llara uses.
 """
 
 from __future__ import annotations
 
-from llara_core.registry import Registry
+from llara_core.registry import Registry, RuntimeArgument
 
 ITEM_ENCODERS = Registry(
     "item_encoders",
     "llara_core.interfaces.item_encoder:ItemEncoder",
     "llara.item_encoders",
     "Sequential recommenders: item ids -> behaviour embeddings (dim d) and next-item scores.",
+    runtime=(RuntimeArgument("n_items", "the catalogue size; item ids are 0..n_items-1 and n_items is padding"),),
 )
 PROJECTORS = Registry(
     "projectors",
     "llara_core.interfaces.projector:Projector",
     "llara.projectors",
     "Trainable maps from behaviour embeddings (d) to the LLM's hidden size (H).",
+    runtime=(
+        RuntimeArgument("in_dim", "the item encoder's dim"),
+        RuntimeArgument("out_dim", "the backbone's hidden size"),
+    ),
 )
 PROMPT_BUILDERS = Registry(
     "prompt_builders",
     "llara_core.interfaces.prompt_builder:PromptBuilder",
     "llara.prompt_builders",
     "Sample + mode (text / hybrid / behaviour) -> prompt text, placeholder item ids, target.",
+    runtime=(
+        RuntimeArgument("titles", "titles[i] is item i's title"),
+        RuntimeArgument(
+            "dataset_domain",
+            "the dataset's domain (movie, music, game, item); passed only to a constructor that declares it",
+            required=False,
+        ),
+    ),
 )
 CURRICULUM_SCHEDULERS = Registry(
     "curriculum_schedulers",
     "llara_core.interfaces.curriculum:CurriculumScheduler",
     "llara.curriculum_schedulers",
     "(global step, total steps) -> probability of a hybrid prompt.",
+    runtime=(),
 )
 BACKBONES = Registry(
     "backbones",
     "llara_core.interfaces.backbone:BackboneLoader",
     "llara.backbones",
     "Causal language models with their tokenizers (hub id, local folder, GGUF, presets).",
+    runtime=(),
 )
 
 SLOTS: dict[str, Registry] = {

@@ -140,3 +140,59 @@ def test_config_validate_overrides_and_missing_files(configs, capsys):
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
     assert "components" in capsys.readouterr().out
+
+
+def test_components_check_imports_every_component_and_exits_zero_when_all_load(capsys, wide_console):
+    assert main(["components", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "cannot load" not in out
+    total = sum(len(r.names()) for r in SLOTS.values())
+    assert f"all {total} component(s) load" in out
+
+
+def test_components_check_exits_one_when_a_component_cannot_load(fake_distribution, capsys, wide_console):
+    # the listing cannot tell (the failure happens at import), --check can
+    fake_distribution(
+        "late-broken-plugin",
+        {"llara.projectors": {"late-broken": "late_broken_proj:Late"}},
+        {"late_broken_proj.py": """
+            from llara_core.interfaces import Projector
+            raise RuntimeError("the native kernels are missing")
+
+            class Late(Projector):
+                \"\"\"Breaks on import.\"\"\"
+            """},
+    )
+    assert main(["components", "projectors"]) == 0  # listed from source: looks fine
+    assert "cannot load" not in parse_tables(capsys.readouterr().out)["projectors"]["late-broken"][3]
+    assert main(["components", "projectors", "--check"]) == 1
+    out = capsys.readouterr().out
+    row = parse_tables(out)["projectors"]["late-broken"]
+    assert row[1] == "late-broken-plugin" and "cannot load" in row[3]
+    assert "component(s) cannot load: projectors/late-broken" in out
+
+
+def test_errors_are_one_line_and_debug_shows_the_traceback(capsys, monkeypatch):
+    monkeypatch.delenv("LLARA_DEBUG", raising=False)
+    assert main(["components", "projector"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["error: unknown slot 'projector'; did you mean 'projectors'? (slots: "
+                                        + ", ".join(SLOTS) + ")"]
+    for argv in (["--debug", "components", "projector"], ["components", "projector", "--debug"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and "UnknownComponentError" in err
+        assert err.rstrip().endswith("(slots: " + ", ".join(SLOTS) + ")")
+    monkeypatch.setenv("LLARA_DEBUG", "1")
+    assert main(["components", "projector"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_debug_is_accepted_by_every_command(capsys):
+    from llara_core.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--debug", "components"]).debug is True
+    assert parser.parse_args(["components"]).debug is False
+    assert parser.parse_args(["config", "validate", "x.yaml", "--debug"]).debug is True
+    assert parser.parse_args(["sr", "train", "--data", "d", "--model", "m", "--out", "o", "--debug"]).debug is True

@@ -163,3 +163,60 @@ def test_yaml_problems_are_one_line_config_errors(tmp_path):
     listing.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping of sections"):
         load_config(listing)
+
+
+MISFIT_SOURCE = '''
+from pydantic import BaseModel, ConfigDict
+
+from llara_core.interfaces import Prompt, PromptBuilder
+
+
+class VerboseParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    verbose: bool = False
+
+
+class Misfit(PromptBuilder):
+    """A prompt builder whose constructor takes neither the titles nor its own param."""
+
+    Params = VerboseParams
+
+    def __init__(self, catalogue):
+        self.catalogue = catalogue
+
+    n_templates = 1
+
+    def title(self, item_id):
+        return str(item_id)
+
+    def build(self, sample, mode, template_index=0):
+        return Prompt("", (), None, template_index)
+'''
+
+
+def test_a_component_whose_constructor_does_not_fit_its_slot_is_a_config_error(good_raw, fake_distribution, tmp_path):
+    """Caught by `llara config validate`, with the other errors, not by `llara train`."""
+    fake_distribution("misfit-prompts", {"llara.prompt_builders": {"misfit": "misfit_prompts:Misfit"}},
+                      {"misfit_prompts.py": MISFIT_SOURCE})
+    path = write_yaml(tmp_path / "misfit.yaml", {**good_raw, "prompt_builder": "misfit", "training": {"lr": -1}})
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    errors = dict(info.value.errors)
+    assert set(errors) == {"prompt_builder.name", "training.lr"}
+    msg = errors["prompt_builder.name"]
+    assert "'misfit' from distribution misfit-prompts" in msg
+    assert "cls(titles=..., dataset_domain=..., **params)" in msg
+    assert "does not accept the runtime argument 'titles'" in msg
+    assert "does not accept 'verbose', a field of its Params" in msg
+    assert "requires 'catalogue', which llara never passes" in msg
+
+
+def test_template_mistakes_of_the_llara_prompt_builder_are_config_errors():
+    from llara_core.slots import PROMPT_BUILDERS
+
+    with pytest.raises(ConfigError, match=r"prompt_builder\.params\.templates: indices must be in 0\.\.2"):
+        PROMPT_BUILDERS.build("llara", {"templates": [5]}, titles=["a"], dataset_domain="movie")
+    from llara_core.prompting import TemplatePromptBuilder
+
+    with pytest.raises(ConfigError, match=r"prompt_builder\.params\.templates\.0: .*\[CansHere\] exactly once"):
+        TemplatePromptBuilder(["a"], ["History: [HistoryHere]"])

@@ -224,3 +224,197 @@ def test_example_plugin_builds_through_the_registry_and_learns(example_plugin):
         loss.backward()
         opt.step()
     assert torch.equal(enc(history, lengths).argmax(-1), targets)
+
+
+# --------------------------------------------------------------------------- constructors checked from source
+from llara_core.errors import ComponentInterfaceError  # noqa: E402
+from llara_core.slots import PROMPT_BUILDERS, SLOTS  # noqa: E402
+
+NO_N_ITEMS_SOURCE = """
+    raise RuntimeError("listing and validation must not import this module")
+
+    from llara_core.interfaces import ItemEncoder
+    from pydantic import BaseModel, ConfigDict
+
+    class Forgetful(ItemEncoder):
+        \"\"\"An encoder whose constructor forgot n_items.\"\"\"
+
+        def __init__(self, dim=8):
+            super().__init__()
+
+        def embed_items(self, item_ids):
+            return item_ids
+
+        def score(self, history, lengths):
+            return history
+    """
+NO_FIELD_SOURCE = """
+    raise RuntimeError("validation must not import this module")
+
+    from llara_core.interfaces import Projector
+
+    class Narrow(Projector):
+        \"\"\"A projector that ignores one of its params.\"\"\"
+
+        def __init__(self, in_dim, out_dim):
+            super().__init__()
+    """
+NARROW_PARAMS = """
+    from pydantic import BaseModel, ConfigDict
+
+    class NarrowParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        width: int = 4
+    """
+
+
+def test_a_constructor_refusing_a_runtime_argument_is_reported_when_listed_and_validated(
+        fake_distribution, tiny_dataset_dir, capsys, monkeypatch):
+    fake_distribution("forgetful-plugin", {"llara.item_encoders": {"forgetful": "forgetful_enc:Forgetful"}},
+                      {"forgetful_enc.py": NO_N_ITEMS_SOURCE})
+    with pytest.raises(ComponentInterfaceError) as info:
+        ITEM_ENCODERS.brief("forgetful")
+    msg = str(info.value)
+    assert "forgetful-plugin" in msg and "does not accept the runtime argument 'n_items'" in msg
+    assert "Forgetful.__init__ does not fit how llara builds item_encoders, cls(n_items=..., **params)" in msg
+    monkeypatch.setenv("COLUMNS", "250")
+    from llara_core.cli.main import main
+
+    assert main(["components", "item_encoders"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if " forgetful " in line)
+    assert "cannot load" in row and "n_items" in row
+    assert "forgetful_enc" not in sys.modules  # read from source, never imported
+
+
+def test_a_constructor_ignoring_a_params_field_fails_config_validation_without_importing(fake_distribution, tiny_dataset_dir):
+    fake_distribution(
+        "narrow-plugin",
+        {"llara.projectors": {"narrow": "narrow_proj:Narrow"},
+         "llara.projectors.params": {"narrow": "narrow_params:NarrowParams"}},
+        {"narrow_proj.py": NO_FIELD_SOURCE, "narrow_params.py": NARROW_PARAMS},
+    )
+    PROJECTORS.brief("narrow")  # the runtime arguments are fine: listed normally
+    with pytest.raises(ConfigError) as info:
+        validate_config({"data": {"path": str(tiny_dataset_dir)}, "item_encoder": "x", "backbone": "y",
+                         "projector": "narrow"})
+    errors = dict(info.value.errors)
+    assert "narrow-plugin" in errors["projector.name"]
+    assert "does not accept 'width', a field of its Params" in errors["projector.name"]
+    assert "narrow_proj" not in sys.modules
+
+
+def test_a_constructor_that_does_not_fit_fails_to_build_naming_the_distribution(fake_distribution):
+    fake_distribution("forgetful-plugin", {"llara.item_encoders": {"forgetful": "forgetful_enc2:Forgetful"}},
+                      {"forgetful_enc2.py": NO_N_ITEMS_SOURCE.replace('raise RuntimeError("listing and validation must not import this module")', "")})
+    for _ in range(2):
+        with pytest.raises(ComponentInterfaceError, match=r"forgetful-plugin.*'n_items'"):
+            ITEM_ENCODERS.build("forgetful", n_items=5)
+
+
+DOCS_STYLE_PROMPTS = """
+    from llara_core.interfaces import Prompt, PromptBuilder
+
+    class TitlesOnly(PromptBuilder):
+        \"\"\"Built as cls(titles=..., **params): no dataset_domain.\"\"\"
+
+        def __init__(self, titles):
+            self.titles = list(titles)
+
+        n_templates = 1
+
+        def title(self, item_id):
+            return self.titles[item_id]
+
+        def build(self, sample, mode, template_index=0):
+            return Prompt(", ".join(self.title(i) for i in sample.candidates), (), None, template_index)
+
+    class WithDomain(TitlesOnly):
+        \"\"\"Also wants the dataset's domain.\"\"\"
+
+        def __init__(self, titles, dataset_domain):
+            super().__init__(titles)
+            self.domain = dataset_domain
+    """
+
+
+def test_dataset_domain_is_passed_only_to_a_prompt_builder_that_declares_it(fake_distribution):
+    fake_distribution("docs-prompts", {"llara.prompt_builders": {"titles-only": "docs_prompts:TitlesOnly",
+                                                                   "with-domain": "docs_prompts:WithDomain"}},
+                      {"docs_prompts.py": DOCS_STYLE_PROMPTS})
+    PROMPT_BUILDERS.check("titles-only")
+    built = PROMPT_BUILDERS.build("titles-only", {}, titles=["a", "b"], dataset_domain="music")
+    assert built.titles == ["a", "b"]
+    assert PROMPT_BUILDERS.build("with-domain", {}, titles=["a"], dataset_domain="music").domain == "music"
+
+
+# --------------------------------------------------------------------------- built-ins first, explicit overrides
+SHADOW_SOURCE = """
+    from llara_core.interfaces import ItemEncoder
+    from llara_plugins.item_encoders.sasrec import SASRec
+
+    class FastSASRec(SASRec):
+        \"\"\"A drop-in SASRec from another distribution.\"\"\"
+    """
+
+
+def test_a_builtin_wins_over_a_third_party_entry_point_of_the_same_name(fake_distribution, capsys, monkeypatch):
+    fake_distribution("squatter", {"llara.item_encoders": {"sasrec": "squat_sasrec:FastSASRec"}},
+                      {"squat_sasrec.py": SHADOW_SOURCE})
+    assert ITEM_ENCODERS.provider("sasrec").distribution == "llara"
+    assert type(ITEM_ENCODERS.build("sasrec", {"dim": 8}, n_items=5)).__qualname__ == "SASRec"
+    (shadow,) = [s for s in ITEM_ENCODERS.shadowed() if s.name == "sasrec"]
+    assert (shadow.used.distribution, shadow.ignored.distribution, shadow.explicit) == ("llara", "squatter", False)
+    monkeypatch.setenv("COLUMNS", "250")
+    from llara_core.cli.main import main
+
+    assert main(["components", "item_encoders"]) == 0
+    out = capsys.readouterr().out
+    assert "note: sasrec: squatter 1.0.0 (squat_sasrec:FastSASRec) is ignored: llara's built-in of that name wins" in out
+    assert "llara.item_encoders.overrides" in out
+
+
+def test_an_explicit_override_replaces_the_builtin_and_is_reported(fake_distribution, capsys, monkeypatch):
+    fake_distribution("fast-sasrec", {"llara.item_encoders.overrides": {"sasrec": "fast_sasrec_mod:FastSASRec"}},
+                      {"fast_sasrec_mod.py": SHADOW_SOURCE}, version="2.0")
+    assert ITEM_ENCODERS.provider("sasrec").distribution == "fast-sasrec"
+    assert type(ITEM_ENCODERS.build("sasrec", {"dim": 8}, n_items=5)).__qualname__ == "FastSASRec"
+    (shadow,) = [s for s in ITEM_ENCODERS.shadowed() if s.name == "sasrec"]
+    assert shadow.explicit and shadow.ignored.distribution == "llara"
+    monkeypatch.setenv("COLUMNS", "250")
+    from llara_core.cli.main import main
+
+    assert main(["components", "item_encoders"]) == 0
+    out = capsys.readouterr().out
+    assert "note: sasrec: llara's built-in (llara_plugins.item_encoders.sasrec:SASRec) is replaced by fast-sasrec 2.0" in out
+    monkeypatch.setenv(DISABLE_AUTOLOAD_ENV, "1")
+    ITEM_ENCODERS.reset_discovery()
+    assert ITEM_ENCODERS.provider("sasrec").distribution == "llara" and not ITEM_ENCODERS.shadowed()
+
+
+def test_two_overrides_of_one_name_are_an_error_naming_both(fake_distribution):
+    fake_distribution("fast-one", {"llara.item_encoders.overrides": {"sasrec": "fast_one:FastSASRec"}},
+                      {"fast_one.py": SHADOW_SOURCE})
+    fake_distribution("fast-two", {"llara.item_encoders.overrides": {"sasrec": "fast_two:FastSASRec"}},
+                      {"fast_two.py": SHADOW_SOURCE})
+    with pytest.raises(DuplicateComponentError, match=r"fast-(one|two).*fast-(one|two)"):
+        ITEM_ENCODERS.build("sasrec", n_items=5)
+
+
+def test_llaras_own_components_shadow_nothing():
+    for registry in SLOTS.values():
+        registry.reset_discovery()
+        assert [s for s in registry.shadowed() if s.ignored.distribution == "llara"] == []
+
+
+def test_example_plugin_passes_the_conformance_kit_and_saves_its_hyperparameters(example_plugin, tmp_path):
+    from llara_core.sr.checkpoint import load_item_encoder, save_item_encoder
+    from llara_core.testing import check_item_encoder
+
+    assert set(check_item_encoder(EXAMPLE_NAME, {"dim": 8, "history_len": 4}).values()) == {"passed"}
+    enc = ITEM_ENCODERS.build(EXAMPLE_NAME, {"dim": 8, "history_len": 4}, n_items=12)
+    assert enc.hyperparameters() == {"dim": 8, "history_len": 4}
+    assert "_hparams" not in vars(enc)  # the plugin sets no private attribute
+    save_item_encoder(enc, EXAMPLE_NAME, tmp_path / "bag")
+    loaded, config = load_item_encoder(tmp_path / "bag")
+    assert config["params"] == {"dim": 8, "history_len": 4} and loaded.hyperparameters() == config["params"]
+    assert (loaded.dim, loaded.history_len) == (8, 4)

@@ -340,3 +340,182 @@ def test_readme_composition_example_runs_and_prints_what_it_says(capsys):
     printed = capsys.readouterr().out.splitlines()
     promised = [line.split("#")[-1].strip() for line in code.splitlines() if line.startswith("print(")]
     assert printed == promised
+
+
+# --------------------------------------------------------------------------- runtime arguments and signatures
+from llara_core.errors import BuildArgumentError  # noqa: E402
+from llara_core.interfaces.component import Component  # noqa: E402
+from llara_core.registry import RuntimeArgument  # noqa: E402
+
+
+class Tile(Component, ABC):
+    """A toy slot interface built like the real ones: a Component with runtime arguments."""
+
+    @abstractmethod
+    def area(self) -> float: ...
+
+
+class TileParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    colour: str = "red"
+    scale: float = Field(1.0, gt=0)
+
+
+@pytest.fixture
+def tiles() -> Registry:
+    return Registry("tiles", Tile, GROUP, runtime=(
+        RuntimeArgument("side", "the tile's side, from the floor plan"),
+        RuntimeArgument("room", "the room's name", required=False),
+    ))
+
+
+class GoodTile(Tile):
+    """Takes the runtime argument and every param; ignores the optional room."""
+
+    Params = TileParams
+
+    def __init__(self, side, colour="red", scale=1.0):
+        self.side, self.colour, self.scale = side, colour, scale
+
+    def area(self) -> float:
+        return (self.side * self.scale) ** 2
+
+
+def test_constructed_as_states_the_runtime_arguments(tiles):
+    assert tiles.constructed_as == "cls(side=..., room=..., **params)"
+    assert Registry("free", Tile, GROUP).constructed_as == "cls(**params)"
+    assert [a.name for a in tiles.runtime] == ["side", "room"]
+
+
+@pytest.mark.parametrize(("init", "problem"), [
+    ("def __init__(self, colour='red', scale=1.0): pass", "does not accept the runtime argument 'side'"),
+    ("def __init__(self, side, colour='red'): pass", "does not accept 'scale', a field of its Params"),
+    ("def __init__(self, side, colour='red', scale=1.0, *, grout): pass", "requires 'grout', which llara never passes"),
+    ("def __init__(self, side, /, colour='red', scale=1.0): pass", "positional-only argument(s) 'side'"),
+])
+def test_registration_checks_the_constructor_against_the_slot(tiles, init, problem):
+    namespace: dict = {}
+    exec(f"class Bad(Tile):\n    Params = TileParams\n    {init}\n    def area(self): return 1.0\n",
+         {"Tile": Tile, "TileParams": TileParams}, namespace)
+    with pytest.raises(ComponentInterfaceError) as info:
+        tiles.register("bad", namespace["Bad"])
+    msg = str(info.value)
+    assert problem in msg and "Bad.__init__ does not fit how llara builds tiles, cls(side=..., room=..., **params)" in msg
+    assert "bad" not in tiles
+
+
+def test_a_params_field_may_not_reuse_a_runtime_argument_name(tiles):
+    class SideParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        side: float = 1.0
+
+    class Clash(Tile):
+        Params = SideParams
+
+        def __init__(self, **kwargs):
+            pass
+
+        def area(self):
+            return 1.0
+
+    with pytest.raises(ComponentInterfaceError, match="its Params declares 'side', which the slot passes"):
+        tiles.register("clash", Clash)
+
+
+def test_var_keyword_constructors_and_inherited_ones_are_accepted(tiles):
+    class Loose(Tile):
+        Params = TileParams
+
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+        def area(self):
+            return 1.0
+
+    class Inherits(GoodTile):
+        pass
+
+    tiles.register("loose", Loose)
+    tiles.register("inherits", Inherits)
+    assert tiles.build("loose", {"colour": "blue"}, side=2, room="hall").kwargs == {
+        "colour": "blue", "scale": 1.0, "side": 2, "room": "hall"}  # **kwargs accepts the optional one
+    assert tiles.build("inherits", side=3).area() == 9.0
+
+
+def test_a_class_without_a_constructor_cannot_take_runtime_arguments(tiles):
+    class NoInit(Tile):
+        def area(self):
+            return 1.0
+
+    with pytest.raises(ComponentInterfaceError, match=r"object\.__init__ \(inherited by .*NoInit\) does not fit"):
+        tiles.register("no-init", NoInit)
+
+
+def test_build_checks_the_runtime_arguments_and_passes_optional_ones_only_where_accepted(tiles):
+    tiles.register("good", GoodTile)
+    tile = tiles.build("good", {"scale": 2}, side=3, room="hall")  # room: not declared by GoodTile
+    assert tile.area() == 36.0
+    with pytest.raises(BuildArgumentError, match="missing the runtime argument"):
+        tiles.build("good")
+    with pytest.raises(BuildArgumentError, match="got 'colour', which the slot does not declare"):
+        tiles.build("good", side=1, colour="blue")
+
+    class NeedsRoom(GoodTile):
+        def __init__(self, side, room, colour="red", scale=1.0):
+            super().__init__(side, colour, scale)
+            self.room = room
+
+    tiles.register("needs-room", NeedsRoom)
+    assert tiles.build("needs-room", side=1, room="hall").room == "hall"
+    with pytest.raises(BuildArgumentError, match="'room'"):
+        tiles.build("needs-room", side=1)  # optional for the slot, required by this constructor
+    assert isinstance(BuildArgumentError("x"), TypeError) and isinstance(BuildArgumentError("x"), LlaraError)
+
+
+def test_hyperparameters_are_the_params_the_registry_validated(tiles):
+    tiles.register("good", GoodTile)
+    tiles.register_preset("blue", "good", {"colour": "blue"})
+    tile = tiles.build("blue", {"scale": 2}, side=3)
+    assert tile.hyperparameters() == {"colour": "blue", "scale": 2.0}  # preset defaults included, no runtime args
+    assert "_hparams" not in vars(tile)
+
+
+def test_hyperparameters_of_a_directly_constructed_instance_come_from_its_arguments():
+    direct = GoodTile(3, scale=2.5)
+    assert direct.hyperparameters() == {"colour": "red", "scale": 2.5}
+    positional = GoodTile(3, "green")
+    assert positional.hyperparameters() == {"colour": "green", "scale": 1.0}
+
+    class Loose(Tile):
+        Params = TileParams
+
+        def __init__(self, side, **params):
+            self.side = side
+
+        def area(self):
+            return 1.0
+
+    assert Loose(1, colour="blue").hyperparameters() == {"colour": "blue", "scale": 1.0}  # **params too
+    import copy
+
+    assert copy.deepcopy(direct).hyperparameters() == direct.hyperparameters()
+    with pytest.raises(ComponentInterfaceError, match="do not validate against its Params TileParams"):
+        GoodTile(1, scale=-1).hyperparameters()
+
+
+def test_every_slot_states_its_runtime_arguments_in_its_interface_docstring():
+    """The contracts are the code's: each interface's docstring says how its slot constructs it."""
+    expected = {
+        "item_encoders": "cls(n_items=..., **params)",
+        "projectors": "cls(in_dim=..., out_dim=..., **params)",
+        "prompt_builders": "cls(titles=..., dataset_domain=..., **params)",
+        "curriculum_schedulers": "cls(**params)",
+        "backbones": "cls(**params)",
+    }
+    for slot, registry in SLOTS.items():
+        assert registry.constructed_as == expected[slot]
+        doc = " ".join(registry.interface.__doc__.split())
+        assert f"Built as ``{registry.constructed_as}``" in doc, slot
+        for arg in registry.runtime:
+            assert f"``{arg.name}``" in doc, (slot, arg.name)
+        assert registry.describe(registry.names()[0])["constructed_as"] == expected[slot]

@@ -1,9 +1,16 @@
-"""Entry point of the ``llara`` command: one sub-command module per verb."""
+"""Entry point of the ``llara`` command: one sub-command module per verb.
+
+Every mistake a user can make raises a :class:`~llara_core.errors.LlaraError`; ``main`` prints it
+as ``error: <message>`` on stderr without a traceback and returns 2. ``--debug`` (anywhere on the
+command line, or ``LLARA_DEBUG=1``) prints the traceback as well. Other exceptions are bugs and
+keep their traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from llara_core.errors import LlaraError
@@ -19,7 +26,20 @@ COMMAND_MODULES = [
     "llara_core.cli.train_cmd",
     "llara_core.cli.evaluate_cmd",
     "llara_core.cli.quickstart_cmd",
+    "llara_core.cli.export_cmd",
 ]
+DEBUG_ENV = "LLARA_DEBUG"
+DEBUG_HELP = "on an error, print the full traceback too (also: LLARA_DEBUG=1)"
+
+
+def _add_debug(parser: argparse.ArgumentParser, top: bool) -> None:
+    """``--debug`` on ``parser`` and on every sub-command below it, so it may come anywhere."""
+    default = False if top else argparse.SUPPRESS  # a sub-command must not reset the top-level value
+    parser.add_argument("--debug", action="store_true", default=default, help=DEBUG_HELP)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _add_debug(child, top=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +56,25 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.add_parser(sub)
+    _add_debug(parser, top=True)
     return parser
+
+
+def _debug_requested(args: argparse.Namespace) -> bool:
+    env = os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return env or bool(getattr(args, "debug", False))
+
+
+def report_error(exc: BaseException, debug: bool) -> None:
+    """``error: <message>`` on stderr (the traceback first with ``debug``)."""
+    from rich.console import Console
+
+    console = Console(stderr=True, soft_wrap=True)
+    if debug:
+        import traceback
+
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+    console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
     except LlaraError as exc:
-        from rich.console import Console
-
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        report_error(exc, _debug_requested(args))
         return 2
     except KeyboardInterrupt:
         from rich.console import Console

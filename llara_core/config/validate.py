@@ -2,8 +2,8 @@
 
 ``validate_config`` collects the schema errors of pydantic *and* the errors of every selected
 component (unknown names with the closest known one, params rejected by the component's own
-``Params`` model, missing folders) and raises one :class:`ConfigError` listing them all, before
-anything heavy is loaded.
+``Params`` model, constructors that do not accept what their slot passes at build time, missing
+folders) and raises one :class:`ConfigError` listing them all, before anything heavy is loaded.
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def validate_components(raw: Mapping[str, Any], check_paths: bool = True) -> lis
             registry.validate_params(name, params)
         except UnknownComponentError as exc:
             errors.append((f"{section}.name", str(exc)))
+            continue
         except ValidationError as exc:
             model = None
             try:
@@ -131,6 +132,11 @@ def validate_components(raw: Mapping[str, Any], check_paths: bool = True) -> lis
                 pass
             errors += _pydantic_errors(exc, f"{section}.params", model)
         except LlaraError as exc:  # plugin fails to import, duplicate providers
+            errors.append((f"{section}.name", str(exc)))
+            continue
+        try:  # a constructor that cannot take what the slot passes: here, not in `llara train`
+            registry.check(name)
+        except LlaraError as exc:
             errors.append((f"{section}.name", str(exc)))
     return errors
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llara_core.data import Dataset, ensure_candidates
+from llara_core.errors import LlaraError
 from llara_core.evaluation.candidate_scoring import samples_with_candidates
 from llara_core.evaluation.matching import match_answer
 from llara_core.evaluation.metrics import metrics_from_scores
 from llara_core.evaluation.stats import bootstrap_ci, over_seeds, report
-from llara_core.errors import LlaraError
 from llara_core.interfaces import PromptMode, PromptSample
 
 if TYPE_CHECKING:

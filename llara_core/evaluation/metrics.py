@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from llara_core.errors import DataError
+
 DEFAULT_KS = (1, 5, 10)
 NDCG_KS = (5, 10)
 
@@ -59,7 +61,7 @@ def metrics_from_scores(scores: np.ndarray, target_pos: Sequence[int]) -> dict[s
 def target_positions(candidates: np.ndarray, targets: Sequence[int]) -> np.ndarray:
     """Index of each sample's target in its candidate row (``(B, N)`` ids, ``(B,)`` targets).
 
-    Raises ValueError naming the first row whose candidates do not hold its target exactly once.
+    Raises DataError naming the first row whose candidates do not hold its target exactly once.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     targets = np.asarray(targets, dtype=np.int64)
@@ -67,7 +69,7 @@ def target_positions(candidates: np.ndarray, targets: Sequence[int]) -> np.ndarr
     bad = np.flatnonzero(hits.sum(1) != 1)
     if len(bad):
         row = int(bad[0])
-        raise ValueError(f"row {row}: target {int(targets[row])} is not exactly once among its candidates")
+        raise DataError(f"row {row}: target {int(targets[row])} is not exactly once among its candidates")
     return hits.argmax(1)
 
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from llara_core.errors import UsageError
+
 N_BOOT = 2000
 
 
@@ -58,7 +60,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float], **kw) -> dict[str,
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"paired comparison needs the same samples: {a.shape} vs {b.shape}")
+        raise UsageError(f"paired comparison needs the same samples: {a.shape} vs {b.shape}")
     d = a - b
     n_boot = kw.pop("n_boot", N_BOOT)
     rng = np.random.default_rng(kw.pop("seed", 0))

@@ -2,7 +2,9 @@
 
 Attributes are imported on first access (PEP 562): ``from llara_core.interfaces import
 CurriculumScheduler`` imports only the curriculum module, while ``ItemEncoder`` and
-``Projector`` (``torch.nn.Module`` subclasses) import torch.
+``Projector`` (``torch.nn.Module`` subclasses) import torch. One module per slot holds that
+slot's whole contract in its interface's docstring: every constructor argument the slot passes
+at build time and every attribute and method llara uses; ``component`` holds what all slots share.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llara_core.interfaces.backbone import Backbone, BackboneLoader, BackboneOptions
+    from llara_core.interfaces.component import Component
     from llara_core.interfaces.curriculum import CurriculumScheduler
     from llara_core.interfaces.item_encoder import ItemEncoder
     from llara_core.interfaces.projector import Projector
@@ -22,6 +25,7 @@ _EXPORTS = {
     "Backbone": "backbone",
     "BackboneLoader": "backbone",
     "BackboneOptions": "backbone",
+    "Component": "component",
     "CurriculumScheduler": "curriculum",
     "ItemEncoder": "item_encoder",
     "Projector": "projector",
@@ -35,6 +39,7 @@ __all__ = [
     "Backbone",
     "BackboneLoader",
     "BackboneOptions",
+    "Component",
     "CurriculumScheduler",
     "ItemEncoder",
     "Projector",

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llara_core.interfaces.component import Component
 from llara_core.registry import NoParams
 
 
@@ -58,19 +59,48 @@ class Backbone:
     gradient_checkpointing: bool | str = False
 
 
-class BackboneLoader(ABC):
-    """Loads a backbone. Constructed as ``cls(**params)``; ``load()`` does the (slow) work.
+class BackboneLoader(Component, ABC):
+    """Loads a backbone. Built as ``cls(**params)`` (no runtime arguments); ``load()`` does the
+    (slow) work.
 
-    Params common to all loaders: ``dtype`` (float32 | bfloat16), ``attn_implementation``
-    (sdpa | eager), ``gradient_checkpointing`` (bool | auto), ``use_chat_template``,
-    ``system_prompt``. The returned model is in train mode with
-    all parameters trainable; the tuning mode (lora / freeze / full) is applied by the caller.
+    The provided ``__init__`` validates the params with ``Params`` into ``self.params``; a
+    subclass that defines its own ``__init__`` must accept every field of ``Params`` by keyword
+    and call ``super().__init__(**params)``. Subclass :class:`BackboneOptions` for ``Params``:
+    ``dtype`` (float32 | bfloat16 | float16), ``attn_implementation`` (sdpa | eager),
+    ``gradient_checkpointing`` (bool | auto), ``use_chat_template``, ``system_prompt``.
+
+    ``load()`` -> :class:`Backbone`. llara reads its ``model``: a transformers causal LM whose
+    forward accepts ``inputs_embeds``, ``attention_mask``, ``position_ids``, ``labels`` and
+    ``past_key_values``, with ``get_input_embeddings()`` and ``config``, every parameter
+    trainable (the caller applies the tuning mode, lora / freeze / full, and sets train or eval
+    mode); its ``tokenizer``: a fast tokenizer with a pad token (llara adds its placeholder token
+    to it); and ``identity`` (JSON-ready description of the weights), ``use_chat_template``,
+    ``system_prompt`` and ``gradient_checkpointing``.
+    ``llara_core.model.backbone_setup.finish_backbone`` applies the shared options and returns
+    it. No network access unless the user asked for a hub id.
+
+    ``expensive_to_check`` is True by default: loading a real LLM takes seconds, so the
+    conformance kit skips backbones unless asked to include expensive checks; a loader that is
+    fast offline (the tiny random ones) sets it to False.
     """
 
     Params: ClassVar[type[BaseModel]] = NoParams
+    expensive_to_check: ClassVar[bool] = True
 
     def __init__(self, **params: Any):
         self.params = self.Params(**params)
+
+    @property
+    def params(self) -> BaseModel:
+        params = self.__dict__.get("_params")
+        return params if params is not None else self._built_params()
+
+    @params.setter
+    def params(self, value: BaseModel) -> None:
+        self.__dict__["_params"] = value
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return self.params.model_dump(mode="json")
 
     @abstractmethod
     def load(self) -> Backbone:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from llara_core.errors import UsageError
 from llara_core.interfaces import (
     Backbone,
     CurriculumScheduler,
@@ -50,7 +51,7 @@ class LLaRA(nn.Module):
     ):
         super().__init__()
         if (item_encoder is None) != (projector is None):
-            raise ValueError("give both an item encoder and a projector, or neither (text-only)")
+            raise UsageError("give both an item encoder and a projector, or neither (text-only)")
         self.tokenizer = backbone.tokenizer
         self.backbone_identity = dict(backbone.identity)
         self.placeholder_id = add_special_tokens(self.tokenizer, backbone.model, prompt_builder.special_tokens())[
@@ -100,7 +101,7 @@ class LLaRA(nn.Module):
         if isinstance(modes, (PromptMode, str)):
             modes = [PromptMode(modes)] * len(samples)
         if not self.has_behaviour and any(PromptMode(m) is not PromptMode.TEXT for m in modes):
-            raise ValueError("this model has no item encoder: only text prompts are possible")
+            raise UsageError("this model has no item encoder: only text prompts are possible")
         return [self.prompt_builder.build(s, PromptMode(m), template_index) for s, m in zip(samples, modes)]
 
     def encode(self, prompts: Sequence[Prompt], with_answers: bool) -> TokenBatch:
@@ -134,7 +135,7 @@ class LLaRA(nn.Module):
             return candidate_objective(self, batch)
         labelled = (batch.labels != IGNORE).any(0).nonzero()
         if labelled.numel() == 0:
-            raise ValueError("the batch has no answer tokens to learn")
+            raise UsageError("the batch has no answer tokens to learn")
         first = int(labelled[0])
         keep = batch.labels.shape[1] - first + 1
         out = self.llm(
@@ -206,7 +207,7 @@ class LLaRA(nn.Module):
         missing = sorted(set(self.trainable_names) - set(state))
         unexpected = sorted(set(state) - set(self.trainable_names))
         if missing or unexpected:
-            raise ValueError(
+            raise UsageError(
                 f"trainable weights do not match this model: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
                 f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
             )
@@ -214,7 +215,7 @@ class LLaRA(nn.Module):
         with torch.no_grad():
             for n in self.trainable_names:
                 if params[n].shape != state[n].shape:
-                    raise ValueError(f"{n}: shape {tuple(state[n].shape)} in file, {tuple(params[n].shape)} in model")
+                    raise UsageError(f"{n}: shape {tuple(state[n].shape)} in file, {tuple(params[n].shape)} in model")
                 params[n].copy_(state[n].to(params[n].dtype))
 
     def save_trainable(self, folder: str | Path) -> Path:
@@ -276,5 +277,5 @@ class LLaRA(nn.Module):
 
         config = config or getattr(self, "config", None)
         if config is None:
-            raise ValueError("fit() needs a config (models built with from_config carry theirs)")
+            raise UsageError("fit() needs a config (models built with from_config carry theirs)")
         return train(config, Path(run_dir) if run_dir else None, model=self, dataset=dataset)

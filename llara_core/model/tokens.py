@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from llara_core.errors import ComponentInterfaceError
+
 
 def add_special_tokens(tokenizer: Any, model: Any, tokens: Sequence[str]) -> dict[str, int]:
     """Make each of ``tokens`` one unsplittable token; grow the embedding matrix only if the
@@ -33,5 +35,5 @@ def add_special_tokens(tokenizer: Any, model: Any, tokens: Sequence[str]) -> dic
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in tokens}
     for t, i in ids.items():
         if tokenizer.convert_ids_to_tokens(i) != t:
-            raise RuntimeError(f"tokenizer did not register {t!r} as a single token")
+            raise ComponentInterfaceError(f"the backbone's tokenizer did not register {t!r} as a single token")
     return ids

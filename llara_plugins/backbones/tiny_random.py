@@ -61,6 +61,7 @@ class TinyRandomBackbone(BackboneLoader):
     """A randomly initialised tiny causal LM (seeded) with a locally trained BPE tokenizer."""
 
     Params = TinyRandomParams
+    expensive_to_check = False  # a second or so, offline: the conformance kit checks it by default
 
     def load(self) -> Backbone:
         from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llara_core.errors import UsageError
 from llara_core.interfaces import ItemEncoder
 from llara_plugins.item_encoders.params import CaserParams
 
@@ -30,13 +31,6 @@ class Caser(ItemEncoder):
         super().__init__()
         self.n_items, self.dim, self.history_len = int(n_items), dim, history_len
         filter_sizes = [int(h) for h in filter_sizes]
-        self._hparams = {
-            "dim": dim,
-            "history_len": history_len,
-            "num_filters": num_filters,
-            "filter_sizes": filter_sizes,
-            "dropout": dropout,
-        }
         self.item_embeddings = nn.Embedding(self.n_items + 1, dim)
         nn.init.normal_(self.item_embeddings.weight, 0.0, 0.01)
         self.horizontal_cnn = nn.ModuleList(nn.Conv2d(1, num_filters, (h, dim)) for h in filter_sizes)
@@ -53,7 +47,7 @@ class Caser(ItemEncoder):
     def score(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         length = history.shape[1]
         if length > self.history_len:
-            raise ValueError(f"history of length {length} exceeds history_len {self.history_len}")
+            raise UsageError(f"history of length {length} exceeds history_len {self.history_len}")
         if length < self.history_len:  # the vertical filter spans exactly history_len rows
             history = F.pad(history, (0, self.history_len - length), value=self.pad_id)
         mask = (history != self.pad_id).unsqueeze(-1).to(self.item_embeddings.weight.dtype)

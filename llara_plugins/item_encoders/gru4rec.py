@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from llara_core.errors import UsageError
 from llara_core.interfaces import ItemEncoder
 from llara_plugins.item_encoders.params import GRU4RecParams
 
@@ -21,7 +22,6 @@ class GRU4Rec(ItemEncoder):
     def __init__(self, n_items: int, dim: int = 64, history_len: int = 10, num_layers: int = 1, dropout: float = 0.0):
         super().__init__()
         self.n_items, self.dim, self.history_len = int(n_items), dim, history_len
-        self._hparams = {"dim": dim, "history_len": history_len, "num_layers": num_layers, "dropout": dropout}
         self.item_embeddings = nn.Embedding(self.n_items + 1, dim)
         nn.init.normal_(self.item_embeddings.weight, 0.0, 0.01)
         self.dropout = nn.Dropout(dropout)
@@ -33,7 +33,7 @@ class GRU4Rec(ItemEncoder):
 
     def score(self, history: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if history.shape[1] > self.history_len:
-            raise ValueError(f"history of length {history.shape[1]} exceeds history_len {self.history_len}")
+            raise UsageError(f"history of length {history.shape[1]} exceeds history_len {self.history_len}")
         # an empty history is one padding position: masked to a zero input, so no gradient reaches
         # the padding row; positions past ``lengths`` are never fed to the GRU (packing)
         mask = (history != self.pad_id).unsqueeze(-1).to(self.item_embeddings.weight.dtype)

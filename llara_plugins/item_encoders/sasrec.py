@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llara_core.errors import UsageError
 from llara_core.interfaces import ItemEncoder
 from llara_plugins.item_encoders.params import SASRecParams
 
@@ -85,7 +86,6 @@ class SASRec(ItemEncoder):
     def __init__(self, n_items: int, dim: int = 64, history_len: int = 10, num_heads: int = 1, dropout: float = 0.5):
         super().__init__()
         self.n_items, self.dim, self.history_len = int(n_items), dim, history_len
-        self._hparams = {"dim": dim, "history_len": history_len, "num_heads": num_heads, "dropout": dropout}
         self.item_embeddings = nn.Embedding(self.n_items + 1, dim)
         nn.init.normal_(self.item_embeddings.weight, 0.0, 1.0)
         self.positional_embeddings = nn.Embedding(history_len, dim)
@@ -104,7 +104,7 @@ class SASRec(ItemEncoder):
         """``(B, L)`` padded history -> ``(B, L, dim)`` per-position states (zero at padding)."""
         length = history.shape[1]
         if length > self.history_len:
-            raise ValueError(f"history of length {length} exceeds history_len {self.history_len}")
+            raise UsageError(f"history of length {length} exceeds history_len {self.history_len}")
         valid = history != self.pad_id
         mask = valid.unsqueeze(-1).to(self.item_embeddings.weight.dtype)
         positions = torch.arange(length, device=history.device)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llara_core.errors import ConfigError
 from llara_core.prompting import TemplatePromptBuilder
 
 DOMAIN_FILES = {"movie": "movie.txt", "music": "music.txt", "game": "game.txt", "item": "item.txt"}
@@ -47,7 +48,8 @@ class LLaRAPromptBuilder(TemplatePromptBuilder):
         if templates is not None:
             bad = [i for i in templates if not 0 <= i < len(all_templates)]
             if bad or not templates:
-                raise ValueError(f"prompt_builder.params.templates: indices must be in 0..{len(all_templates) - 1}, got {templates}")
+                raise ConfigError([("prompt_builder.params.templates",
+                                    f"indices must be in 0..{len(all_templates) - 1}, got {templates}")])
             all_templates = [all_templates[i] for i in templates]
         super().__init__(titles, all_templates)
         self.domain = chosen

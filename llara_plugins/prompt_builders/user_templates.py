@@ -38,6 +38,8 @@ class UserTemplatePromptBuilder(TemplatePromptBuilder):
     """Your own templates, each with [HistoryHere] and [CansHere] (and optionally [CansNum])."""
 
     Params = UserTemplateParams
+    #: what the conformance kit builds it with (its Params needs templates or a file)
+    check_params = {"templates": ["History: [HistoryHere]. Pick one of [CansNum]: [CansHere]", "[CansHere] after [HistoryHere]?"]}
 
     def __init__(
         self,

@@ -25,8 +25,8 @@ class BagOfItemsEncoder(ItemEncoder):
 
     def __init__(self, n_items: int, dim: int = 64, history_len: int = 10):
         super().__init__()
+        # the attributes llara reads; hyperparameters() needs nothing from you
         self.n_items, self.dim, self.history_len = n_items, dim, history_len
-        self._hparams = {"dim": dim, "history_len": history_len}
         # row n_items is padding: kept at zero and never updated
         self.item_embeddings = nn.Embedding(n_items + 1, dim, padding_idx=n_items)
         self.scorer = nn.Linear(dim, n_items)
