@@ -1,5 +1,6 @@
-"""The synthetic catalogue: deterministic, readable distinct titles, and a behaviour signal
-that a sequential model learns but that titles do not reveal."""
+"""The synthetic catalogue: deterministic, readable distinct titles, and two signals: transitions
+between ids that a sequential model learns but titles do not reveal, and a taste shown only by
+title words whose test targets are ids never seen in training."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from llara_core.data.candidates import draw_split
-from llara_core.data.synthetic import THEMES, make_synthetic, synthetic_truth
+from llara_core.data.synthetic import SIGNALS, THEMES, make_synthetic, synthetic_truth
 from llara_core.errors import DataError
 
 
@@ -24,6 +25,10 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     c = make_synthetic(seed=6).save(tmp_path / "c")["content_hash"]
     assert a == b != c
     assert (tmp_path / "a" / "train.jsonl").read_bytes() == (tmp_path / "b" / "train.jsonl").read_bytes()
+    t1, t2 = synthetic_truth(5), synthetic_truth(5)
+    assert t1["signal"] == t2["signal"] and t1["user_theme"] == t2["user_theme"] and (t1["cold"] == t2["cold"]).all()
+    # the taste signal is part of the data: another p_taste gives other bytes
+    assert make_synthetic(seed=5, p_taste=0.1).save(tmp_path / "d")["content_hash"] != a
 
 
 def test_default_sizes_and_histories(synthetic):
@@ -51,38 +56,92 @@ def test_titles_are_short_distinct_themed_and_never_substrings(synthetic):
     assert set(Counter(themes).values()) == {30}
 
 
-def _hit_rates(dataset, split: str, seed: int) -> dict[str, float]:
-    """HR@1 on 20 persisted-style candidates of a first-order count model fitted on train,
-    of popularity, and of a text-only rule (pick the candidate whose title theme is most
-    frequent in the history's titles)."""
+def _hit_rates(dataset, split: str, seed: int) -> dict[str, dict[str, float]]:
+    """HR@1 on 20 persisted-style candidates, per target signal and over all samples, of a
+    first-order count model fitted on train, of popularity, and of a text-only rule (pick the
+    candidate whose title theme is most frequent in the history's titles)."""
     train = dataset.split("train")
     follows: dict[int, Counter] = defaultdict(Counter)
     popularity = Counter(train.targets)
     for hist, target in zip(train.histories, train.targets):
         if hist:
             follows[hist[-1]][target] += 1
-    themes = synthetic_truth(0)["themes"]
+    truth = synthetic_truth(0)
+    themes = truth["themes"]
     rng = np.random.default_rng(seed)
     data = dataset.split(split)
-    hits = Counter()
-    for cands, hist, target in zip(draw_split(dataset, split, 20, seed), data.histories, data.targets):
-        hits["sequential"] += max(cands, key=lambda c: (follows[hist[-1]][c], popularity[c])) == target
-        hits["popularity"] += max(cands, key=lambda c: popularity[c]) == target
+    hits: dict[str, Counter] = defaultdict(Counter)
+    rows = zip(draw_split(dataset, split, 20, seed), data.histories, data.targets, truth["signal"][split])
+    for cands, hist, target, signal in rows:
         seen = Counter(themes[h] for h in hist)
         scores = [seen[themes[c]] + rng.random() for c in cands]
-        hits["text"] += cands[int(np.argmax(scores))] == target
-    return {k: hits[k] / len(data) for k in ("sequential", "popularity", "text")}
+        got = {
+            "sequential": max(cands, key=lambda c: (follows[hist[-1]][c], popularity[c])) == target,
+            "popularity": max(cands, key=lambda c: popularity[c]) == target,
+            "text": cands[int(np.argmax(scores))] == target,
+        }
+        for group in (signal, "all"):
+            hits[group]["n"] += 1
+            for k, v in got.items():
+                hits[group][k] += v
+    return {g: {k: c[k] / c["n"] for k in ("sequential", "popularity", "text")} for g, c in hits.items()}
 
 
-def test_behaviour_beats_popularity_and_titles_do_not_reveal_the_next_item(synthetic):
+def test_two_signals_one_for_ids_one_for_titles(synthetic):
+    """Transition targets: a sequential model wins and titles say nothing; taste-only targets:
+    ids say nothing (never seen in training) and the title theme points to them."""
     rates = [_hit_rates(synthetic, "test", seed) for seed in range(3)]
-    mean = {k: float(np.mean([r[k] for r in rates])) for k in rates[0]}
-    assert mean["sequential"] > mean["popularity"] + 0.3, mean
-    assert mean["text"] < 0.15, mean  # chance is 0.05 on 20 candidates
+    mean = {g: {k: float(np.mean([r[g][k] for r in rates])) for k in rates[0][g]} for g in rates[0]}
+    assert mean["transition"]["sequential"] > 0.6, mean  # h[-1] alone: a taste step may follow the walk item
+    assert mean["transition"]["text"] < 0.12, mean  # chance is 0.05 on 20 candidates
+    assert mean["taste"]["sequential"] == mean["taste"]["popularity"] == 0.0, mean
+    assert mean["taste"]["text"] > 0.2, mean
+    assert mean["all"]["sequential"] > mean["all"]["popularity"] + 0.25, mean
     # the hidden graph ignores themes: successors share their item's theme about 1 time in 10
     truth = synthetic_truth(0)
     same = np.mean([truth["themes"][s] == truth["themes"][i] for i, row in enumerate(truth["successors"]) for s in row])
     assert same < 0.2
+
+
+def test_taste_only_targets_are_cold_ids_whose_titles_share_the_users_theme(synthetic):
+    truth = synthetic_truth(0)
+    themes, cold, signal = truth["themes"], truth["cold"], truth["signal"]
+    train = synthetic.split("train")
+    in_train = set(train.targets) | {i for h in train.histories for i in h}
+    assert not in_train & set(np.flatnonzero(cold).tolist())  # no train user has a cold item
+    assert cold.sum() == 60 and set(Counter(themes[i] for i in np.flatnonzero(cold)).values()) == {6}
+    assert not cold[truth["successors"]].any()
+    counts = synthetic.source["target_signal_counts"]
+    for split in ("val", "test"):
+        data = synthetic.split(split)
+        assert len(signal[split]) == len(data) and counts[split] == {s: signal[split].count(s) for s in SIGNALS}
+        assert 0.2 <= counts[split]["taste"] / len(data) <= 0.4  # p_taste = 0.3
+        on_top = []
+        for hist, target, user, sig in zip(data.histories, data.targets, data.users, signal[split]):
+            assert cold[target] == (sig == "taste")
+            assert not cold[list(hist)].any()
+            if sig == "taste":
+                assert themes[target] == truth["user_theme"][user]
+                seen = Counter(themes[h] for h in hist)
+                on_top.append(seen[themes[target]] == max(seen.values()))
+            elif sig == "transition":
+                assert any(target in truth["successors"][h] for h in hist)
+        # the target's theme is (one of) the most frequent among the history's titles
+        assert np.mean(on_top) > 0.6, (split, np.mean(on_top))
+    # train taste steps stay in the user's theme too, on items that are not cold
+    assert 0.2 <= counts["train"]["taste"] / len(train) <= 0.4
+    for user, target, sig in zip(train.users, train.targets, signal["train"]):
+        if sig == "taste":
+            assert themes[target] == truth["user_theme"][user] and not cold[target]
+
+
+def test_without_taste_only_transitions_remain():
+    ds = make_synthetic(seed=2, n_items=80, n_train_users=60, n_val_users=20, n_test_users=20, p_taste=0.0)
+    truth = synthetic_truth(2, n_items=80, n_train_users=60, n_val_users=20, n_test_users=20, p_taste=0.0)
+    assert all(s != "taste" for values in truth["signal"].values() for s in values)
+    assert ds.source["params"]["p_taste"] == 0.0
+    used = {i for split in ds.splits.values() for h, t in zip(split.histories, split.targets) for i in (*h, t)}
+    assert not used & set(np.flatnonzero(truth["cold"]).tolist())
 
 
 def test_size_options_and_their_limits():
@@ -92,3 +151,7 @@ def test_size_options_and_their_limits():
         make_synthetic(n_items=5000)
     with pytest.raises(DataError, match="p_first"):
         make_synthetic(p_first=0.9, p_second=0.3)
+    with pytest.raises(DataError, match="p_taste"):
+        make_synthetic(p_taste=1.0)
+    with pytest.raises(DataError, match="cold_frac"):
+        make_synthetic(cold_frac=-0.1)

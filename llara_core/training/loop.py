@@ -134,6 +134,9 @@ class TrainLoop:
             "best_metrics": None, "bad_validations": 0, "stopped_early": False, "total_steps": self.total_steps,
         }
         self.log = MetricsLog(self.run_dir)
+        #: set (e.g. by a signal handler) to stop at the next optimiser-step boundary after
+        #: writing ``last``; ``fit`` then returns with ``summary["interrupted"] = True``
+        self.stop_requested = False
 
     # ------------------------------------------------------------------ checkpoints
     def _raw_optimizer(self) -> torch.optim.Optimizer:
@@ -282,8 +285,12 @@ class TrainLoop:
                         self._t0 = time.perf_counter()
                     self._flush(progress, task)
                     timed_out = s.max_minutes is not None and time.perf_counter() - self._start > s.max_minutes * 60
-                    if (s.checkpoint_every and step % s.checkpoint_every == 0) or step == self.total_steps or stop:
+                    interrupted = self.stop_requested
+                    if (s.checkpoint_every and step % s.checkpoint_every == 0) or step == self.total_steps or stop or interrupted:
                         self.save(LAST)
+                    if interrupted:
+                        self.log.close()
+                        return {"global_step": step, "total_steps": self.total_steps, "interrupted": True, "checkpoint": str(self.run_dir / LAST)}
                     if step >= self.total_steps or stop or (timed_out and last_of_epoch):
                         stop = stop or timed_out
                         epoch_done = last_of_epoch
