@@ -70,3 +70,20 @@ class UsageError(LlaraError, ValueError):
 class ConformanceError(LlaraError, AssertionError):
     """A component fails a check of the conformance kit (:mod:`llara_core.testing`); the message
     names the slot, the component, its distribution and the check."""
+
+
+class OutOfMemoryError(LlaraError, MemoryError):
+    """The device ran out of memory; the message says what to lower."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure (torch's CUDA/MPS ``OutOfMemoryError``, a CPU
+    allocator failure, a ``MemoryError``), recognised without importing torch."""
+    if isinstance(exc, OutOfMemoryError):
+        return False  # already explained
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    if isinstance(exc, RuntimeError):
+        text = str(exc).lower()
+        return any(s in text for s in ("out of memory", "can't allocate memory", "not enough memory", "failed to allocate"))
+    return False

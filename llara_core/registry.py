@@ -96,11 +96,26 @@ class RuntimeArgument:
     ``required``: every constructor must accept it (by name or ``**kwargs``) and every build
     passes it. Otherwise it is passed when the caller knows it, and only to a constructor that
     declares it (by name or ``**kwargs``): a plugin may leave it out.
+
+    ``check``: ``value -> None or what is wrong with it``, run by every build before the
+    constructor (so ``n_items=0`` is refused by llara, whatever the plugin does).
     """
 
     name: str
     description: str
     required: bool = True
+    check: Callable[[Any], str | None] | None = field(default=None, compare=False)
+
+
+def positive_int(value: Any) -> str | None:
+    """A RuntimeArgument check: an int >= 1 (not a bool)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return f"must be a positive integer, got {type(value).__name__} {value!r}"
+    if int(value) < 1:
+        return f"must be a positive integer, got {value}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -715,6 +730,13 @@ class Registry:
                              f"(a setting a user chooses belongs in params)")
             raise BuildArgumentError(f"{self.slot}: build({name!r}): {'; '.join(parts)}; the slot "
                                      f"builds {self.constructed_as}")
+        for key, value in runtime.items():
+            check = declared[key].check
+            problem = check(value) if check is not None else None
+            if problem:
+                from llara_core.errors import UsageError
+
+                raise UsageError(f"{self.slot}: build({name!r}): runtime argument {key} ({declared[key].description}) {problem}")
         return {k: v for k, v in runtime.items()
                 if declared[k].required or signature is None or signature.accepts(k)}
 

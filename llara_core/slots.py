@@ -10,14 +10,28 @@ contract together with the attributes and methods llara uses.
 
 from __future__ import annotations
 
-from llara_core.registry import Registry, RuntimeArgument
+from typing import Any
+
+from llara_core.registry import Registry, RuntimeArgument, positive_int
+
+
+def _titles(value: Any) -> str | None:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__getitem__") or not hasattr(value, "__len__"):
+        return f"must be a sequence of titles indexed by item id, got {type(value).__name__}"
+    if len(value) == 0:
+        return "must hold at least one title (the catalogue is empty)"
+    return None
+
+
+def _domain(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"must be a string, got {type(value).__name__}"
 
 ITEM_ENCODERS = Registry(
     "item_encoders",
     "llara_core.interfaces.item_encoder:ItemEncoder",
     "llara.item_encoders",
     "Sequential recommenders: item ids -> behaviour embeddings (dim d) and next-item scores.",
-    runtime=(RuntimeArgument("n_items", "the catalogue size; item ids are 0..n_items-1 and n_items is padding"),),
+    runtime=(RuntimeArgument("n_items", "the catalogue size; item ids are 0..n_items-1 and n_items is padding", check=positive_int),),
 )
 PROJECTORS = Registry(
     "projectors",
@@ -25,8 +39,8 @@ PROJECTORS = Registry(
     "llara.projectors",
     "Trainable maps from behaviour embeddings (d) to the LLM's hidden size (H).",
     runtime=(
-        RuntimeArgument("in_dim", "the item encoder's dim"),
-        RuntimeArgument("out_dim", "the backbone's hidden size"),
+        RuntimeArgument("in_dim", "the item encoder's dim", check=positive_int),
+        RuntimeArgument("out_dim", "the backbone's hidden size", check=positive_int),
     ),
 )
 PROMPT_BUILDERS = Registry(
@@ -35,11 +49,12 @@ PROMPT_BUILDERS = Registry(
     "llara.prompt_builders",
     "Sample + mode (text / hybrid / behaviour) -> prompt text, placeholder item ids, target.",
     runtime=(
-        RuntimeArgument("titles", "titles[i] is item i's title"),
+        RuntimeArgument("titles", "titles[i] is item i's title", check=_titles),
         RuntimeArgument(
             "dataset_domain",
             "the dataset's domain (movie, music, game, item); passed only to a constructor that declares it",
             required=False,
+            check=_domain,
         ),
     ),
 )

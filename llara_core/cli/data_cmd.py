@@ -285,8 +285,8 @@ def _seeds(text: str) -> list[int]:
 def run_candidates(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from llara_core.data.candidates import candidate_key, write_candidates
-    from llara_core.data.dataset import Dataset, read_manifest
+    from llara_core.data.candidates import candidate_key, recorded_entry, write_candidates
+    from llara_core.data.dataset import Dataset
 
     seeds = _seeds(args.seeds)
     if args.n < 2:
@@ -295,11 +295,15 @@ def run_candidates(args: argparse.Namespace) -> int:
         )
     dataset = Dataset.load(args.dir)
     dataset.split(args.split)
+    if args.n > dataset.n_items:
+        raise LlaraError(f"--n {args.n}: the catalogue of {args.dir} has only {dataset.n_items} items")
+    if args.workers < 1:
+        raise LlaraError(f"--workers {args.workers}: expected at least 1")
     console = Console(soft_wrap=True)
     code = 0
     for seed in seeds:
         key = candidate_key(args.split, args.n, seed)
-        before = read_manifest(dataset.path).get("candidates", {}).get(key)
+        before, _ = recorded_entry(dataset, key)
         entry = write_candidates(dataset, args.split, args.n, seed, workers=args.workers)
         note = ""
         if (

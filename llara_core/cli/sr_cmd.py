@@ -179,8 +179,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         out = args.out or args.model_dir / f"eval-{args.split}-n{args.n_candidates}.json"
     result = evaluate_scorer(scorer, dataset, args.split, args.n_candidates, seeds)
     result = {"method": method, **meta, "dataset": dataset.name, "data_hash": dataset.content_hash, **result}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    from llara_core.fileio import atomic_write_text
+
+    atomic_write_text(out, json.dumps(result, indent=1) + "\n")
     _print_table(result, f"{method} on {dataset.name} {args.split}: {args.n_candidates} candidates, "
                          f"seeds {','.join(map(str, seeds))}, {result['samples']} samples")
     Console().print(f"result written to {out}", highlight=False)

@@ -30,6 +30,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
     "backbone": "backbones",
 }
 ITEM_ENCODER_CONFIG = "config.json"
+ITEM_ENCODER_WEIGHTS = "model.safetensors"  # llara_core.sr.checkpoint.WEIGHTS (that module imports torch)
 
 
 def _path(loc: Sequence[Any]) -> str:
@@ -51,6 +52,27 @@ def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | N
     return model
 
 
+def _closest_key(key: str, allowed: list[str]) -> list[str]:
+    """The allowed key the user most likely meant: one the typed key starts with or that starts
+    with it (``lrate`` -> ``lr``), else the closest spelling."""
+    prefixes = [a for a in allowed if len(a) >= 2 and (key.startswith(a) or a.startswith(key))]
+    if prefixes:
+        return [max(prefixes, key=len)]
+    return difflib.get_close_matches(key, allowed, n=1)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """One line for a YAML syntax error: what, where, and what it was inside."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    inside = f" ({context} started at line {cmark.line + 1}, column {cmark.column + 1})" if context and cmark is not None else ""
+    return f"{problem}{where}{inside}"
+
+
 def _pydantic_errors(exc: ValidationError, prefix: str, model: type[BaseModel] | None) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
@@ -59,7 +81,7 @@ def _pydantic_errors(exc: ValidationError, prefix: str, model: type[BaseModel] |
         if err["type"] == "extra_forbidden" and model is not None and loc:
             owner = _model_at(model, loc[:-1])
             if owner is not None:
-                close = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
+                close = _closest_key(str(loc[-1]), list(owner.model_fields))
                 msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
                 msg += f" (allowed: {', '.join(owner.model_fields)})"
         elif err["type"] == "missing":
@@ -142,11 +164,24 @@ def validate_components(raw: Mapping[str, Any], check_paths: bool = True) -> lis
 
 
 def validate_paths(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    """Every path of the config resolved and checked (never executed, never imported): the
+    dataset folder, the item encoder folder, the run folder."""
     errors = []
-    manifest = cfg.data.path / "manifest.json"
-    if not manifest.is_file():
-        errors.append(("data.path", f"{cfg.data.path}: no manifest.json (expected a dataset folder "
+    data = cfg.data.path
+    manifest = data / "manifest.json"
+    if data.exists() and not data.is_dir():
+        errors.append(("data.path", f"{data} (resolved: {data.resolve()}) is a file; expected a dataset folder written by `llara data ...`"))
+    elif not manifest.is_file():
+        errors.append(("data.path", f"{data}: no manifest.json (resolved: {data.resolve()}; expected a dataset folder "
                        "written by `llara data ...`)"))
+    ckpt = cfg.item_encoder.checkpoint
+    if ckpt is not None:
+        # a missing folder or config.json is reported with the component (see _component)
+        if (ckpt / ITEM_ENCODER_CONFIG).is_file() and not (ckpt / ITEM_ENCODER_WEIGHTS).is_file():
+            errors.append(("item_encoder.checkpoint", f"{ckpt / ITEM_ENCODER_WEIGHTS}: not found (expected the weights of a folder written by `llara sr train`)"))
+    out = cfg.training.out_dir
+    if out.exists() and not out.is_dir():
+        errors.append(("training.out_dir", f"{out} is a file; expected a run folder"))
     return errors
 
 
@@ -209,10 +244,16 @@ def load_raw(path: str | Path) -> dict[str, Any]:
         raise ConfigError([("", "file not found")], str(path))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([("", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                                "expected a YAML file")], str(path)) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([("", f"not valid YAML: {exc}")], str(path)) from exc
+        raise ConfigError([("", f"not valid YAML: {_yaml_problem(exc)}")], str(path)) from None
+    if raw is None:
+        raise ConfigError([("", "the file is empty; expected a mapping of sections (data, item_encoder, backbone, "
+                                "training, ...), e.g. examples/configs/quickstart.yaml")], str(path))
     if not isinstance(raw, dict):
-        raise ConfigError([("", "expected a mapping of sections at the top level")], str(path))
+        raise ConfigError([("", f"expected a mapping of sections at the top level, got {type(raw).__name__}")], str(path))
     return raw
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llara_core.data.dataset import DOMAINS, Dataset, Split
 from llara_core.data.hashing import sha256_file
 from llara_core.data.sequences import UserSequence, build_split, random_user_split
+from llara_core.data.titles import check_title
 from llara_core.errors import DataError
 
 
@@ -74,8 +75,10 @@ def _rows(path: Path, options: CsvOptions, required: list[str], what: str):
             f"{path} line 1: missing column {missing[0]!r}; expected {what} with columns "
             f"{', '.join(required)}, found {', '.join(header) or 'nothing'}"
         )
-    for row in reader:
-        yield reader.line_num, row
+    start = reader.line_num + 1
+    for row in reader:  # the line a row starts on (a quoted cell may span several lines)
+        yield start, row
+        start = reader.line_num + 1
 
 
 def _cell(path: Path, line: int, row: dict, column: str) -> str:
@@ -116,8 +119,10 @@ def read_items(
             raise DataError(
                 f"{path} line {line}: item {key!r} appears twice; expected one row per item"
             )
+        title = _cell(path, line, row, options.title_col)
+        check_title(title, f"{path} line {line}", repr(key))
         ids[key] = len(titles)
-        titles.append(_cell(path, line, row, options.title_col))
+        titles.append(title)
         text = row.get(options.text_col)
         texts.append(text.strip() if text and text.strip() else None)
     if not titles:

@@ -26,6 +26,7 @@ import torch
 
 from llara_core.data.hashing import combine, sha256_file
 from llara_core.errors import DataError
+from llara_core.fileio import atomic_open, atomic_write_text
 
 FORMAT = "llara-dataset"
 FORMAT_VERSION = 1
@@ -139,20 +140,22 @@ class Dataset:
             raise DataError(f"dataset {self.name!r}: domain {self.domain!r} is not one of {DOMAINS}")
         if not self.titles:
             raise DataError(f"dataset {self.name!r}: the catalogue is empty")
+        from llara_core.data.titles import check_title
+
+        for i, title in enumerate(self.titles):
+            where = f"{self.path / ITEMS} line {i + 1}" if self.path is not None else f"dataset {self.name!r}"
+            check_title(title, where, i)
         n = self.n_items
         for split in self.splits.values():
             if len(split) == 0:
                 raise DataError(f"dataset {self.name!r}: split {split.name!r} is empty")
             for row, (hist, target) in enumerate(zip(split.histories, split.targets)):
+                where = f"{self.path / (split.name + '.jsonl')} line {row + 1}" if self.path is not None else f"{split.name} row {row}"
                 if not 0 <= target < n:
-                    raise DataError(
-                        f"{split.name} row {row}: target {target} outside the catalogue 0..{n - 1}"
-                    )
+                    raise DataError(f"{where}: target {target} outside the catalogue 0..{n - 1}")
                 for item in hist:
                     if not 0 <= item < n:
-                        raise DataError(
-                            f"{split.name} row {row}: history item {item} outside the catalogue 0..{n - 1}"
-                        )
+                        raise DataError(f"{where}: history item {item} outside the catalogue 0..{n - 1}")
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> dict[str, Any]:
@@ -162,14 +165,14 @@ class Dataset:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         files: dict[str, dict[str, Any]] = {}
-        with open(path / ITEMS, "w", encoding="utf-8") as fh:
+        with atomic_open(path / ITEMS, "w", encoding="utf-8") as fh:
             for i, title in enumerate(self.titles):
                 text = self.texts[i] if self.texts else None
                 fh.write(json.dumps({"id": i, "title": title, "text": text}, ensure_ascii=False) + "\n")
         files[ITEMS] = {"rows": self.n_items, "sha256": sha256_file(path / ITEMS)}
         for name, split in self.splits.items():
             fname = f"{name}.jsonl"
-            with open(path / fname, "w", encoding="utf-8") as fh:
+            with atomic_open(path / fname, "w", encoding="utf-8") as fh:
                 for s in split:
                     row = {"user": s.user, "history": list(s.history), "target": s.target, "rating": s.rating}
                     fh.write(json.dumps(row) + "\n")
@@ -255,9 +258,10 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
 
 
 def write_manifest(path: str | Path, manifest: dict[str, Any]) -> None:
-    tmp = Path(path) / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(Path(path) / MANIFEST)
+    """Replace ``manifest.json`` atomically (temporary file, fsync, rename): a reader never sees
+    a half-written manifest. Only the commands that make or change a dataset call it
+    (``Dataset.save``, ``llara data candidates``); evaluation never does."""
+    atomic_write_text(Path(path) / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

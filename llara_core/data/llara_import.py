@@ -48,7 +48,13 @@ def _pandas() -> Any:
     return pandas
 
 
-def _read_frame(path: Path) -> Any:
+def _refuse_untrusted(path: Path, trust_pickle: bool) -> None:
+    if trust_pickle is not True:
+        raise LlaraError(f"{path}: refusing to unpickle. {PICKLE_REFUSAL}")
+
+
+def _read_frame(path: Path, *, trust_pickle: bool) -> Any:
+    _refuse_untrusted(path, trust_pickle)  # the one place llara unpickles anything
     pd = _pandas()
     if not path.is_file():
         raise DataError(f"{path}: not found (expected LLaRA's pickled split {path.name})")
@@ -119,14 +125,15 @@ def _parse_row(seq: Any, len_seq: Any, nxt: Any, n_items: int, where: str) -> Sa
 
 
 def read_llara_split(
-    path: str | Path, name: str, n_items: int, min_len_seq: int = 3
+    path: str | Path, name: str, n_items: int, min_len_seq: int = 3, *, trust_pickle: bool = False
 ) -> tuple[Split, int]:
     """One pickled split -> (Split of the rows with ``len_seq >= min_len_seq``, rows before the filter).
 
-    Only call this on files you trust (it unpickles).
+    Unpickling can run arbitrary code: nothing is read unless ``trust_pickle=True`` (only for
+    files from a source you trust); otherwise LlaraError.
     """
     path = Path(path)
-    frame = _read_frame(path)
+    frame = _read_frame(path, trust_pickle=trust_pickle)
     split = Split(name)
     columns = [frame[c].tolist() for c in COLUMNS]
     for pos, (label, seq, len_seq, nxt) in enumerate(zip(frame.index, *columns)):
@@ -158,7 +165,7 @@ def import_llara(
             f"unknown LLaRA dataset {dataset!r}; expected one of {', '.join(LLARA_DATASETS)}"
         )
     src = Path(src_dir)
-    if not trust_pickle:
+    if trust_pickle is not True:
         raise LlaraError(f"{src}: refusing to unpickle. {PICKLE_REFUSAL}")
     if not src.is_dir():
         raise DataError(
@@ -173,7 +180,7 @@ def import_llara(
     splits: dict[str, Split] = {}
     rows_before: dict[str, int] = {}
     for name, fname in SPLIT_FILES.items():
-        splits[name], rows_before[name] = read_llara_split(src / fname, name, n_items, min_len_seq)
+        splits[name], rows_before[name] = read_llara_split(src / fname, name, n_items, min_len_seq, trust_pickle=True)
     files = {fname: sha256_file(src / fname) for fname in [*SPLIT_FILES.values(), title_file]}
     source = {
         "kind": "llara-import",

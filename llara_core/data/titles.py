@@ -1,17 +1,54 @@
 """Readers of catalogue title files: MovieLens ``u.item`` and LLaRA's ``id2name.txt``.
 
 Both return ``{item id: title}`` with the ids as written in the file. Every problem (missing
-file, wrong encoding, malformed line, duplicate id) is a one-line DataError naming the file,
-the line and what was expected.
+file, wrong encoding, malformed line, duplicate id, a title that cannot be used in a prompt) is
+a one-line DataError naming the file, the line and what was expected.
+
+:func:`title_problem` is the one rule for titles, applied by every importer and preparer and
+by ``Dataset.validate``: a title must not be empty, must not contain the behaviour placeholder
+text (``[ItemEmb]``: it would become a behaviour token in the prompt) and must be one line (the
+newline ends every answer).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from llara_core.errors import DataError
+
+#: the default behaviour placeholder (``llara_core.interfaces.prompt_builder.ITEM_PLACEHOLDER``;
+#: kept here as text so that reading data imports nothing else)
+PLACEHOLDER = "[ItemEmb]"
+#: characters that end a line for ``str.splitlines`` (a title must be one line)
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def title_problem(title: object, reserved: Iterable[str] = (PLACEHOLDER,)) -> str | None:
+    """What makes ``title`` unusable in a prompt (None when it is fine).
+
+    ``reserved``: texts a title must not contain (the prompt builder's special tokens).
+    """
+    if not isinstance(title, str):
+        return f"is a {type(title).__name__}, expected text"
+    if not title.strip():
+        return "is empty"
+    for token in reserved:
+        if token and token in title:
+            return (f"contains the placeholder text {token!r}, which is reserved for behaviour tokens "
+                    "(the prompt would get one more placeholder than it has items)")
+    if any(c in title for c in LINE_BREAKS):
+        return "contains a line break; titles must be one line (a newline ends every answer)"
+    return None
+
+
+def check_title(title: object, where: str, item: object, reserved: Iterable[str] = (PLACEHOLDER,)) -> None:
+    """DataError ``"{where}: item {item}: title ... is empty"`` when :func:`title_problem` finds one."""
+    problem = title_problem(title, reserved)
+    if problem:
+        shown = repr(title if not isinstance(title, str) or len(title) <= 60 else title[:57] + "...")
+        raise DataError(f"{where}: item {item}: title {shown} {problem}")
 
 _YEAR = re.compile(r"\s*\(\d{4}\)$")
 _ARTICLE = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An)$")
@@ -79,7 +116,9 @@ def read_movielens_items(path: str | Path, encoding: str = "latin-1") -> dict[in
             raise DataError(
                 f"{path} line {lineno}: expected `id|title|...` with a numeric id, got {line[:60]!r}"
             )
-        _store(out, path, lineno, int(parts[0]), clean_movielens_title(parts[1]))
+        title = clean_movielens_title(parts[1])
+        check_title(title, f"{path} line {lineno}", int(parts[0]))
+        _store(out, path, lineno, int(parts[0]), title)
     if not out:
         raise DataError(f"{path}: no items (expected MovieLens u.item lines `id|title|...`)")
     return out
@@ -97,6 +136,7 @@ def read_id2name(path: str | Path, encoding: str = "utf-8") -> dict[int, str]:
             raise DataError(
                 f"{path} line {lineno}: expected `id::name` with a numeric id, got {line[:60]!r}"
             )
+        check_title(name.strip(), f"{path} line {lineno}", int(head))
         _store(out, path, lineno, int(head), name.strip())
     if not out:
         raise DataError(f"{path}: no items (expected lines `id::name`)")

@@ -2,15 +2,68 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from pydantic import BaseModel
 from torch import nn
 
+from llara_core.errors import UsageError
 from llara_core.interfaces.component import Component
 from llara_core.registry import NoParams
+
+_CHECKED = "_llara_checked_inputs"
+
+
+def _check_ids(encoder: Any, ids: Any, what: str) -> None:
+    """Item ids must be an integer tensor within 0..n_items (n_items = padding)."""
+    if not torch.is_tensor(ids):
+        raise UsageError(f"{type(encoder).__name__}.{what}: expected a LongTensor of item ids, got {type(ids).__name__}")
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise UsageError(f"{type(encoder).__name__}.{what}: expected integer item ids, got a {ids.dtype} tensor")
+    if ids.numel() == 0:
+        return
+    n = int(getattr(encoder, "n_items", -1))
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or (n >= 0 and high > n):
+        bad = low if low < 0 else high
+        raise UsageError(
+            f"{type(encoder).__name__}.{what}: item id {bad} outside the catalogue 0..{n - 1} "
+            f"(and {n}, the padding id); this encoder was built for n_items={n}"
+        )
+
+
+def _checked_embed_items(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def embed_items(self: Any, item_ids: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_ids(self, item_ids, "embed_items")
+        return fn(self, item_ids, *args, **kwargs)
+
+    setattr(embed_items, _CHECKED, True)
+    return embed_items
+
+
+def _checked_score(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def score(self: Any, history: Any, lengths: Any, *args: Any, **kwargs: Any) -> Any:
+        name = type(self).__name__
+        _check_ids(self, history, "score")
+        if history.dim() != 2:
+            raise UsageError(f"{name}.score: history must be (batch, length), got shape {tuple(history.shape)}")
+        if not torch.is_tensor(lengths) or lengths.dim() != 1 or lengths.shape[0] != history.shape[0]:
+            shape = tuple(lengths.shape) if torch.is_tensor(lengths) else type(lengths).__name__
+            raise UsageError(f"{name}.score: lengths must be a ({history.shape[0]},) LongTensor, got {shape}")
+        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > history.shape[1]):
+            raise UsageError(
+                f"{name}.score: lengths must lie in 1..{history.shape[1]} (the history width), "
+                f"got {int(lengths.min())}..{int(lengths.max())}"
+            )
+        return fn(self, history, lengths, *args, **kwargs)
+
+    setattr(score, _CHECKED, True)
+    return score
 
 
 class ItemEncoder(nn.Module, Component, ABC):
@@ -60,6 +113,16 @@ class ItemEncoder(nn.Module, Component, ABC):
     n_items: int
     dim: int
     history_len: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every implementation's ``embed_items`` and ``score`` check their inputs first (item
+        ids within the catalogue, shapes, lengths), so a wrong input is one
+        :class:`~llara_core.errors.UsageError` naming the encoder, not a torch IndexError."""
+        super().__init_subclass__(**kwargs)
+        for name, wrap in (("embed_items", _checked_embed_items), ("score", _checked_score)):
+            fn = cls.__dict__.get(name)
+            if callable(fn) and not getattr(fn, "__isabstractmethod__", False) and not getattr(fn, _CHECKED, False):
+                setattr(cls, name, wrap(fn))
 
     @property
     def pad_id(self) -> int:

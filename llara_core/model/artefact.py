@@ -31,9 +31,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from llara_core.errors import LlaraError
+from llara_core.fileio import (
+    atomic_write_json,
+    fsync_tree,
+    read_json,
+    read_safetensors,
+    save_safetensors,
+)
 
 if TYPE_CHECKING:
     from llara_core.model.llara import LLaRA
@@ -72,12 +78,7 @@ def is_artefact(folder: str | Path) -> bool:
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    atomic_write_json(path, data)
 
 
 def _components(cfg: Any) -> dict[str, Any]:
@@ -99,14 +100,14 @@ def write_weights(model: LLaRA, folder: Path) -> dict[str, str]:
     """The trained tensors of ``model`` into ``folder``; returns {relative file: role}."""
     files: dict[str, str] = {}
     if model.projector is not None:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.projector.state_dict().items()}, str(folder / PROJECTOR))
+        save_safetensors({k: v.detach().cpu().contiguous() for k, v in model.projector.state_dict().items()}, folder / PROJECTOR)
         files[PROJECTOR] = "projector"
     if model.tuning == "lora":
         model.llm.save_pretrained(str(folder / ADAPTER_DIR), save_embedding_layers=False)
         for name in sorted(os.listdir(folder / ADAPTER_DIR)):
             files[f"{ADAPTER_DIR}/{name}"] = "adapter"
     elif model.tuning == "full":  # named parameters: tied embeddings are saved once
-        save_file({n: p.detach().cpu().contiguous() for n, p in model.llm.named_parameters()}, str(folder / FULL_LLM))
+        save_safetensors({n: p.detach().cpu().contiguous() for n, p in model.llm.named_parameters()}, folder / FULL_LLM)
         files[FULL_LLM] = "llm"
     return files
 
@@ -116,12 +117,12 @@ def read_weights(model: LLaRA, folder: Path) -> None:
     from llara_core.sr.checkpoint import load_state_strict
 
     if model.projector is not None:
-        load_state_strict(model.projector, load_file(str(folder / PROJECTOR)), str(folder / PROJECTOR))
+        load_state_strict(model.projector, read_safetensors(folder / PROJECTOR, "projector weights"), str(folder / PROJECTOR))
     if model.tuning == "lora":
         from peft.utils import set_peft_model_state_dict
 
         path = folder / ADAPTER_DIR / "adapter_model.safetensors"
-        state = load_file(str(path))
+        state = read_safetensors(path, "LoRA adapter weights")
         expected = set(adapter_state(model))
         if set(state) != expected:
             missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
@@ -131,7 +132,7 @@ def read_weights(model: LLaRA, folder: Path) -> None:
             raise ArtefactMismatchError(f"{path}: unexpected adapter tensors {result.unexpected_keys[:3]}")
     elif model.tuning == "full":
         path = folder / FULL_LLM
-        state = load_file(str(path))
+        state = read_safetensors(path, "tuned backbone weights")
         params = dict(model.llm.named_parameters())
         if set(state) != set(params) or any(state[k].shape != params[k].shape for k in params):
             raise ArtefactMismatchError(f"{path}: the tuned backbone weights do not fit this backbone")
@@ -180,6 +181,7 @@ def save_pretrained(model: LLaRA, folder: str | Path, extra_files: dict[str, str
                    "system_prompt": model.prompt_tokenizer.system_prompt},
         "files": {rel: {"role": role, "sha256": sha256_file(folder / rel)} for rel, role in sorted(files.items())},
     }
+    fsync_tree(folder)  # every file durable before the manifest that vouches for them
     _write_json_atomic(folder / MANIFEST, manifest)
     return folder
 
@@ -187,12 +189,9 @@ def save_pretrained(model: LLaRA, folder: str | Path, extra_files: dict[str, str
 # ---------------------------------------------------------------------- load
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LlaraError(f"{path}: not a readable llara model manifest ({exc})") from exc
-    if manifest.get("format") != FORMAT:
-        raise LlaraError(f"{path}: not a llara model (format {manifest.get('format')!r})")
+    manifest = read_json(path, "a llara model manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise LlaraError(f"{path}: not a llara model (format {manifest.get('format') if isinstance(manifest, dict) else None!r})")
     if manifest.get("format_version", 0) > FORMAT_VERSION:
         raise LlaraError(f"{path}: format version {manifest['format_version']} is newer than this llara reads ({FORMAT_VERSION}); upgrade llara")
     return manifest
@@ -245,7 +244,7 @@ def from_pretrained(folder: str | Path, backbone: Any = None) -> LLaRA:
     manifest = read_manifest(folder)
     verify_files(folder, manifest)
     cfg = validate_config(manifest["config"], source=str(folder / MANIFEST), check_paths=False)
-    catalogue = json.loads((folder / TITLES).read_text())
+    catalogue = read_json(folder / TITLES, "the model's catalogue")
     titles = catalogue["titles"]
     verify_catalogue(manifest, titles, str(folder / TITLES))
     encoder = None
@@ -259,6 +258,7 @@ def from_pretrained(folder: str | Path, backbone: Any = None) -> LLaRA:
             backbone = BACKBONES.build(cfg.backbone.name, cfg.backbone.params).load()
             verify_backbone(manifest["backbone"], backbone.identity)
     model = compose(cfg, titles, catalogue.get("domain", "item"), encoder, backbone=backbone)
+    model.catalogue_source = str(folder / TITLES)
     if encoder is not None:
         model.item_encoder_meta = {**model.item_encoder_meta, "source_sha256": manifest["item_encoder"].get("source_sha256")}
     read_weights(model, folder)

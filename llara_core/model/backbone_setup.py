@@ -25,6 +25,12 @@ def finish_backbone(model: Any, tokenizer: Any, options: BackboneOptions, identi
     llara builds labels from token spans, and attention masks hide padding).
     """
     if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise LlaraError(
+                f"backbone {identity.get('model')!r}: its tokenizer has neither a pad token nor an EOS token; "
+                "llara pads batches with the pad token (or EOS): give the tokenizer a pad_token "
+                "(tokenizer.add_special_tokens({'pad_token': '<pad>'}) and save it) or use another backbone"
+            )
         tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
     if getattr(model, "generation_config", None) is not None:

@@ -4,6 +4,11 @@ Prompt and answer are tokenised separately and concatenated, so the label span i
 tokenizer (no off-by-one from tokenising the pair together). Batches are left-padded with
 explicit ``position_ids`` (positions count real tokens only), so a sample's computation does not
 depend on what else is in its batch.
+
+``max_length`` is the backbone's context (``max_position_embeddings`` / ``n_positions``, see
+:func:`context_length`): ``LLaRA.build_prompts`` drops the oldest history items of a prompt
+that would not fit with its longest answer (:meth:`PromptTokenizer.fits`), and ``encode``
+refuses a row that is still longer, naming it, instead of failing inside the backbone.
 """
 
 from __future__ import annotations
@@ -14,10 +19,22 @@ from typing import Any
 
 import torch
 
-from llara_core.errors import LlaraError
+from llara_core.errors import DataError, LlaraError
 from llara_core.interfaces import Prompt
 
 IGNORE = -100
+#: config attributes that hold a backbone's context length, in the order they are tried
+CONTEXT_ATTRIBUTES = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
+
+
+def context_length(llm: Any) -> int | None:
+    """The most positions ``llm`` reads (from its config), or None when it does not say."""
+    config = getattr(llm, "config", None)
+    for name in CONTEXT_ATTRIBUTES:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 @dataclass
@@ -73,8 +90,10 @@ class PromptTokenizer:
         use_chat_template: bool,
         terminator: str = "\n",
         system_prompt: str | None = "",
+        max_length: int | None = None,
     ):
         self.tokenizer = tokenizer
+        self.max_length = max_length
         self.placeholder_id = placeholder_id
         self.use_chat_template = use_chat_template
         self.terminator = terminator
@@ -110,6 +129,20 @@ class PromptTokenizer:
         if self.use_chat_template:
             return self.tokenizer(self.prompt_text(text), add_special_tokens=False).input_ids
         return self.tokenizer(text, add_special_tokens=True).input_ids
+
+    def prompt_length_bound(self, text: str) -> int:
+        """An upper bound on ``len(prompt_ids(text))`` without tokenising: every token of a
+        byte-level or byte-fallback tokenizer covers at least one byte, plus a few added
+        special tokens (BOS, a SentencePiece prefix)."""
+        return len(self.prompt_text(text).encode("utf-8")) + 4
+
+    def fits(self, text: str, answer_tokens: int) -> bool:
+        """Whether the prompt ``text`` plus ``answer_tokens`` answer tokens fit ``max_length``
+        (exact tokenisation only when the cheap bound says it might not)."""
+        if self.max_length is None:
+            return True
+        room = self.max_length - answer_tokens
+        return self.prompt_length_bound(text) <= room or len(self.prompt_ids(text)) <= room
 
     def answer_text(self, title: str) -> str:
         return (title if self.use_chat_template else " " + title) + self.terminator
@@ -152,6 +185,12 @@ class PromptTokenizer:
                 ans = self.answer_ids(p.target)
                 ids = ids + ans
                 lab = lab + ans
+            if self.max_length is not None and len(ids) > self.max_length:
+                raise DataError(
+                    f"prompt {i}: {len(ids)} tokens{' with its answer' if with_answers else ''}, more than the backbone's "
+                    f"context of {self.max_length}; build prompts with LLaRA.build_prompts (it drops the oldest history "
+                    "items to fit) or shorten them"
+                )
             rows.append(ids)
             labels.append(lab)
         width = max(len(r) for r in rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,12 @@ def build_item_encoder(cfg: ExperimentConfig, dataset: Dataset):
 def build_llara(cfg: ExperimentConfig, dataset: Dataset | None = None) -> LLaRA:
     """Compose every component named in ``cfg`` (validated) into a LLaRA model on the CPU."""
     dataset = dataset if dataset is not None else Dataset.load(cfg.data.path)
-    return compose(cfg, dataset.titles, dataset.domain, build_item_encoder(cfg, dataset))
+    model = compose(cfg, dataset.titles, dataset.domain, build_item_encoder(cfg, dataset))
+    if dataset.path is not None:
+        from llara_core.data.dataset import ITEMS
+
+        model.catalogue_source = str(Path(dataset.path) / ITEMS)
+    return model
 
 
 def compose(cfg: ExperimentConfig, titles: list[str], domain: str, encoder: Any, backbone: Any = None) -> LLaRA:
@@ -100,25 +104,34 @@ def write_run_config(cfg: ExperimentConfig, run_dir: Path) -> None:
     """``config.json`` (the validated config) and ``config.resolved.json`` (plus every
     component's full params, implementation and providing distribution)."""
     from llara_core.config import resolved_config
+    from llara_core.fileio import atomic_write_json
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / CONFIG_FILE).write_text(json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n")
-    (run_dir / RESOLVED_FILE).write_text(json.dumps(resolved_config(cfg), indent=2) + "\n")
+    atomic_write_json(run_dir / CONFIG_FILE, cfg.model_dump(mode="json"))
+    atomic_write_json(run_dir / RESOLVED_FILE, resolved_config(cfg))
 
 
 def read_run_config(run_dir: str | Path) -> ExperimentConfig:
+    from llara_core.fileio import read_json
+
     path = Path(run_dir) / CONFIG_FILE
+    if not Path(run_dir).is_dir():
+        raise LlaraError(f"{run_dir}: not found (expected a run folder written by `llara train`)")
     if not path.is_file():
         raise LlaraError(f"{run_dir}: no {CONFIG_FILE}; not a llara run folder")
-    return validate_config(json.loads(path.read_text()), source=str(path))
+    return validate_config(read_json(path, "a run's config"), source=str(path))
 
 
 def load_run(run_dir: str | Path, checkpoint: str = "best", **overrides: Any) -> LLaRA:
     """The model of a finished (or interrupted) run with the weights of ``checkpoint``
     (``best`` or ``last``): a verified artefact (older runs load with a warning)."""
     from llara_core.model.artefact import LEGACY_TRAINABLE, from_pretrained, is_artefact
+    from llara_core.training.state_io import recover_checkpoint
 
+    if not Path(run_dir).is_dir():
+        raise LlaraError(f"{run_dir}: not found (expected a run folder written by `llara train`)")
     folder = Path(run_dir) / checkpoint
+    recover_checkpoint(folder)  # a save killed between its renames
     if not is_artefact(folder) and not (folder / LEGACY_TRAINABLE).is_file():
         raise LlaraError(f"{folder}: no saved model (has the run saved a {checkpoint!r} checkpoint?)")
     return from_pretrained(folder)

@@ -38,6 +38,7 @@ def generate_chunk(model: LLaRA, prompts: Sequence[Prompt], max_new_tokens: int 
     out = llm(inputs_embeds=model.input_embeddings(batch), attention_mask=mask, position_ids=batch.position_ids, use_cache=True, logits_to_keep=1)
     cache, logits = output_cache(out), out.logits[:, -1]
     position = mask.sum(1, keepdim=True)
+    limit = model.prompt_tokenizer.max_length  # the backbone's context: no position beyond it
     stop_ids = torch.tensor(sorted(_newline_ids(tok) | {tok.eos_token_id}), device=mask.device)
     done = torch.zeros(len(prompts), dtype=torch.bool, device=mask.device)
     generated: list[list[int]] = [[] for _ in prompts]
@@ -48,11 +49,14 @@ def generate_chunk(model: LLaRA, prompts: Sequence[Prompt], max_new_tokens: int 
         for b in (~done).nonzero().flatten().tolist():
             generated[b].append(int(nxt[b]))
         done |= torch.isin(nxt, stop_ids)
+        if limit is not None:  # a row whose next position would leave the context stops here
+            done |= position[:, 0] >= limit
         if bool(done.all()) or step == max_new_tokens - 1:
             break
         nxt = torch.where(done, torch.full_like(nxt, model.prompt_tokenizer.pad_id), nxt)
         mask = torch.cat([mask, (~done).long()[:, None]], dim=1)
-        out = llm(input_ids=nxt[:, None], attention_mask=mask, position_ids=position, use_cache=True, **cache_kwargs(llm, cache))
+        feed = position if limit is None else position.clamp(max=limit - 1)  # stopped rows are masked anyway
+        out = llm(input_ids=nxt[:, None], attention_mask=mask, position_ids=feed, use_cache=True, **cache_kwargs(llm, cache))
         cache, logits = output_cache(out), out.logits[:, -1]
         position = position + 1
     texts = tok.batch_decode(generated, skip_special_tokens=True)

@@ -9,17 +9,15 @@ loads the weights strictly.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 from pydantic import ValidationError
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from llara_core.config.validate import ITEM_ENCODER_CONFIG, read_item_encoder_checkpoint
 from llara_core.errors import LlaraError
+from llara_core.fileio import atomic_write_json, read_safetensors, save_safetensors
 from llara_core.interfaces import ItemEncoder
 from llara_core.slots import ITEM_ENCODERS
 
@@ -45,7 +43,7 @@ def save_item_encoder(
     folder.mkdir(parents=True, exist_ok=True)
     provider = ITEM_ENCODERS.provider(name)
     state = {k: v.detach().contiguous().cpu() for k, v in encoder.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS), metadata={"format": CHECKPOINT_FORMAT, "component": name})
+    save_safetensors(state, folder / WEIGHTS, metadata={"format": CHECKPOINT_FORMAT, "component": name})
     config = {
         "format": CHECKPOINT_FORMAT,
         "component": name,
@@ -57,9 +55,7 @@ def save_item_encoder(
         "version": provider.version,
         **extra,
     }
-    tmp = folder / (ITEM_ENCODER_CONFIG + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(folder / ITEM_ENCODER_CONFIG)
+    atomic_write_json(folder / ITEM_ENCODER_CONFIG, config)
     return folder
 
 
@@ -105,9 +101,6 @@ def load_item_encoder(folder: str | Path, map_location: str = "cpu") -> tuple[It
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise LlaraError(f"{weights}: not found (expected the weights beside {ITEM_ENCODER_CONFIG})")
-    try:
-        state = load_file(str(weights), device=map_location)
-    except (SafetensorError, OSError) as exc:
-        raise LlaraError(f"{weights}: not a readable safetensors file ({exc})") from exc
+    state = read_safetensors(weights, "item encoder weights", device=map_location)
     load_state_strict(encoder, state, str(weights))
     return encoder.eval(), config

@@ -27,13 +27,13 @@ from lightning_fabric import Fabric
 from lightning_fabric.utilities.seed import seed_everything
 from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
-from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset as TorchDataset
 
 from llara_core.data.candidates import ensure_candidates
 from llara_core.data.dataset import Dataset
 from llara_core.errors import DataError, LlaraError
 from llara_core.evaluation.metrics import candidate_metrics, summarise
+from llara_core.fileio import read_safetensors, save_safetensors
 from llara_core.interfaces import ItemEncoder
 from llara_core.slots import ITEM_ENCODERS
 from llara_core.sr.checkpoint import WEIGHTS, load_state_strict, save_item_encoder
@@ -164,10 +164,10 @@ class SRRecipe:
 
     def save_weights(self, folder: Path) -> None:
         state = {k: v.detach().contiguous().cpu() for k, v in self.encoder.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS))
+        save_safetensors(state, folder / WEIGHTS)
 
     def load_weights(self, folder: Path) -> None:
-        load_state_strict(self.encoder, load_file(str(folder / WEIGHTS)), str(folder / WEIGHTS))
+        load_state_strict(self.encoder, read_safetensors(folder / WEIGHTS, "item encoder weights"), str(folder / WEIGHTS))
 
     def log_fields(self) -> dict[str, Any]:
         return {}

@@ -30,8 +30,10 @@ class MetricsLog:
         """Drop records past ``step`` (a resumed run re-logs them)."""
         if not self.jsonl.is_file():
             return
+        from llara_core.fileio import atomic_write_text
+
         keep = [r for r in self.records() if r.get("step", 0) <= step]
-        self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in keep))
+        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in keep))
 
     def log(self, record: dict[str, Any]) -> None:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
@@ -43,9 +45,21 @@ class MetricsLog:
                     self._tb.add_scalar(k, v, record.get("step", 0))
 
     def records(self) -> list[dict[str, Any]]:
+        """Every record; a last line cut short by a kill (append-only writes) is skipped."""
         if not self.jsonl.is_file():
             return []
-        return [json.loads(line) for line in self.jsonl.read_text().splitlines() if line.strip()]
+        out = []
+        lines = self.jsonl.read_text().splitlines()
+        for k, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                if k == len(lines) - 1:  # a write interrupted mid-line: that record is re-logged on resume
+                    continue
+                raise
+        return out
 
     def close(self) -> None:
         rows = self.records()
@@ -53,7 +67,9 @@ class MetricsLog:
             fields: list[str] = []
             for r in rows:
                 fields += [k for k in r if k not in fields]
-            with open(self.csv, "w", newline="", encoding="utf-8") as fh:
+            from llara_core.fileio import atomic_open
+
+            with atomic_open(self.csv, "w", encoding="utf-8", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=fields)
                 writer.writeheader()
                 writer.writerows(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from llara_core.errors import LlaraError
@@ -58,9 +59,53 @@ def _from_pretrained(source: str, params: BackboneOptions, label: str, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(
             source, dtype=DTYPES[params.dtype], attn_implementation=params.attn_implementation, **kwargs
         )
-    except (OSError, ValueError) as exc:
-        raise LlaraError(f"backbone {label}: cannot load: {exc}") from exc
+    except (OSError, ValueError, KeyError) as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        hint = "" if Path(source).is_dir() else " (no network? give a local folder, or set local_files_only: true with a cached model)"
+        raise LlaraError(f"backbone {label}: cannot load: {first}{hint}") from exc
     return tokenizer, model
+
+
+#: a Hugging Face hub id: ``name`` or ``owner/name``
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def _path_like(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or "\\" in model or model.count("/") > 1 or (len(model) > 1 and model[1] == ":")
+
+
+def check_model_source(model: str, gguf_file: str | None) -> None:
+    """``backbone.params.model`` must be an existing model folder (with ``config.json``, or
+    holding ``gguf_file``) or a hub id; anything else is one LlaraError saying which it is not."""
+    field = "backbone.params.model"
+    path = Path(model).expanduser()
+    if gguf_file is not None:
+        if Path(gguf_file).name != gguf_file or gguf_file in ("", ".", ".."):
+            raise LlaraError(f"backbone.params.gguf_file: {gguf_file!r} must be a file name inside the folder {model!r}, not a path")
+        if not path.is_dir():
+            raise LlaraError(f"{field}: {model!r} is not a folder (resolved: {path.resolve()}); with gguf_file it must be the folder holding {gguf_file}")
+        if not (path / gguf_file).is_file():
+            found = sorted(p.name for p in path.glob("*.gguf"))
+            raise LlaraError(f"backbone.params.gguf_file: {path / gguf_file} not found" + (f" (the folder holds {', '.join(found)})" if found else ""))
+        return
+    if path.is_file():
+        if path.suffix.lower() == ".gguf":
+            raise LlaraError(f"{field}: {model!r} is a GGUF file; give its folder as model and its name as gguf_file "
+                             f"(model: {str(path.parent)!r}, gguf_file: {path.name!r})")
+        raise LlaraError(f"{field}: {model!r} is a file; expected a model folder (with config.json), a folder with a GGUF file "
+                         "(and gguf_file), a hub id (owner/name), or a preset backbone name (smollm2-135m, tiny-random-llama, ...)")
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            ggufs = sorted(p.name for p in path.glob("*.gguf"))
+            if ggufs:
+                raise LlaraError(f"{field}: {model!r} holds no config.json but GGUF file(s) {', '.join(ggufs)}; set gguf_file: {ggufs[0]!r}")
+            raise LlaraError(f"{field}: {model!r} is a folder without config.json: not a transformers model folder "
+                             "(expected the files of `save_pretrained`, or a GGUF file with gguf_file)")
+        return
+    if _path_like(model):
+        raise LlaraError(f"{field}: local folder {model!r} not found (resolved: {path.resolve()})")
+    if not HUB_ID.match(model):
+        raise LlaraError(f"{field}: {model!r} is neither an existing folder nor a hub id of the form owner/name")
 
 
 class HFBackbone(BackboneLoader):
@@ -70,7 +115,8 @@ class HFBackbone(BackboneLoader):
 
     def load(self) -> Backbone:
         p = self.params
-        kwargs = {"revision": p.revision, "local_files_only": p.local_files_only, "trust_remote_code": p.trust_remote_code}
-        if p.gguf_file and not (Path(p.model) / p.gguf_file).is_file():
-            raise LlaraError(f"backbone.params.gguf_file: {Path(p.model) / p.gguf_file} not found")
-        return load_hf(p.model, p, p.gguf_file, gguf_cache=p.gguf_cache, **kwargs)
+        # remote code runs only when the config asks for it (trust_remote_code: true)
+        kwargs = {"revision": p.revision, "local_files_only": p.local_files_only, "trust_remote_code": p.trust_remote_code is True}
+        check_model_source(p.model, p.gguf_file)
+        model = str(Path(p.model).expanduser()) if Path(p.model).expanduser().exists() else p.model
+        return load_hf(model, p, p.gguf_file, gguf_cache=p.gguf_cache, **kwargs)
