@@ -137,7 +137,7 @@ def test_every_computing_command_accepts_threads(command):
     args = parser.parse_args([*COMPUTING_COMMANDS[command], "--threads", "3"])
     assert args.threads == 3
     default = parser.parse_args(COMPUTING_COMMANDS[command]).threads
-    assert default == (1 if command == "sr train" else None)  # sr train keeps its default of 1
+    assert default == (1 if command in ("sr train", "quickstart") else None)  # these two default to 1
 
 
 def test_threads_rejects_negative_numbers(capsys):

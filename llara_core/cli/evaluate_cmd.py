@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llara_core.cli.options import add_threads_argument, apply_threads
-from llara_core.errors import LlaraError
+from llara_core.errors import LlaraError, OutOfMemoryError, is_out_of_memory
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--seeds", default="0", help="candidate seeds, e.g. 0,1,2,3,4")
     e.add_argument("--n-candidates", type=int, help="default: the run's data.n_candidates (20)")
     e.add_argument("--prompt-mode", choices=("text", "hybrid", "behaviour"), help="default: what the run trained for")
+    e.add_argument("--swap-behaviour", action="store_true",
+                   help="give every sample another user's behaviour tokens (same titles): does the model read them?")
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--max-new-tokens", type=int, default=64)
     e.add_argument("--length-normalise", action="store_true", help="score = mean instead of sum of answer log-probs")
@@ -101,7 +103,9 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     fields: list[str] = []
     for r in rows:
         fields += [k for k in r if k not in fields]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    from llara_core.fileio import atomic_open
+
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
@@ -119,6 +123,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     console = Console()
     seeds = _seeds(args.seeds)
+    for flag, value, low in (("--batch-size", args.batch_size, 1), ("--max-new-tokens", args.max_new_tokens, 1),
+                             ("--shuffles", args.shuffles, 1), ("--template", args.template, 0),
+                             ("--limit", args.limit, 1), ("--n-candidates", args.n_candidates, 2)):
+        if value is not None and value < low:
+            raise LlaraError(f"{flag} {value}: expected an integer >= {low}")
     t0 = time.perf_counter()
     if args.zero_shot:
         if not (args.backbone and args.data):
@@ -138,7 +147,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         check_dataset(model, dataset)
         config = json.loads((args.run_dir / RESOLVED_FILE).read_text())
         n_candidates = args.n_candidates or model.config.data.n_candidates
-        out = args.out or args.run_dir / "eval" / f"{args.split}-{args.mode}.json"
+        variant = (f"-{args.prompt_mode}" if args.prompt_mode else "") + ("-swap" if args.swap_behaviour else "")
+        out = args.out or args.run_dir / "eval" / f"{args.split}-{args.mode}{variant}.json"
     prompt_mode = args.prompt_mode or (model.config.evaluation.prompt_mode if hasattr(model, "config") else None)
     with console.status("evaluating...") as status:
         done = [0]
@@ -150,14 +160,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
             if not console.is_terminal:  # logs get one line per finished set instead of a spinner
                 console.log(message, highlight=False)
 
-        result = evaluate(
-            model, dataset, args.split, seeds, args.mode, n_candidates, prompt_mode, args.batch_size,
-            args.max_new_tokens, args.length_normalise, args.shuffles, args.template, args.limit, progress=tick,
-        )
+        try:
+            result = evaluate(
+                model, dataset, args.split, seeds, args.mode, n_candidates, prompt_mode, args.batch_size,
+                args.max_new_tokens, args.length_normalise, args.shuffles, args.template, args.limit, progress=tick,
+                swap_behaviour=args.swap_behaviour,
+            )
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise OutOfMemoryError(
+                f"out of memory while evaluating ({type(exc).__name__}); lower --batch-size (now {args.batch_size}, "
+                f"generation), --n-candidates (now {n_candidates}) or --max-new-tokens (now {args.max_new_tokens})"
+            ) from exc
     result["manifest"] = evaluation_manifest(model, dataset, config, seeds, result["candidate_sha256"], time.perf_counter() - t0, {"checkpoint": None if args.zero_shot else args.checkpoint})
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from llara_core.fileio import atomic_write_text
+
     rows = result.pop("rows")
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    atomic_write_text(out, json.dumps(result, indent=1) + "\n")
     write_rows(out.with_suffix(".csv"), rows)
     print_result(console, result, f"{args.split}, {n_candidates} candidates, seeds {args.seeds}, prompt {result['prompt_mode']}, {result['samples']} samples")
     console.print(f"results: {out} (per-sample rows: {out.with_suffix('.csv')})")
@@ -194,6 +214,15 @@ def run_recommend(args: argparse.Namespace) -> int:
     model = load_run(args.run_dir, args.checkpoint)
     history = resolve_items(args.history, model.titles, "history")
     candidates = resolve_items(args.candidates, model.titles, "candidates")
+    if len(candidates) < 2:
+        raise LlaraError(f"--candidates: give at least 2 items to rank (got {len(candidates)})")
+    for k, c in enumerate(candidates):
+        if c in candidates[:k]:
+            raise LlaraError(f"--candidates: {args.candidates[k]!r} is item {c}, given twice ({model.titles[c]!r}); list each candidate once")
+    from llara_core.model.llara import HISTORY_WINDOW
+
+    if len(history) > HISTORY_WINDOW:
+        raise LlaraError(f"--history: {len(history)} items; the model reads at most {HISTORY_WINDOW}: give the last {HISTORY_WINDOW}, oldest first")
     ranked = model.recommend(history, candidates, mode=args.prompt_mode)
     console = Console()
     if args.json:
@@ -238,13 +267,22 @@ def run_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from llara_core.evaluation.stats import paired_difference
+    from llara_core.fileio import read_json
 
-    results = []
+    parsed = []
     for path in (args.a, args.b):
-        if not path.is_file():
-            raise LlaraError(f"{path}: not found")
-        results.append(json.loads(path.read_text()))
-    (pa, ha), (pb, hb) = (per_sample(r, args.family) for r in results)
+        result = read_json(path, "a result file written by `llara evaluate` or `llara sr evaluate`")
+        if not isinstance(result, dict) or "per_sample" not in result or "candidate_sha256" not in result:
+            keys = ", ".join(list(result)[:6]) if isinstance(result, dict) else type(result).__name__
+            raise LlaraError(f"{path}: not a result file of `llara evaluate` / `llara sr evaluate` (no per_sample and "
+                             f"candidate_sha256; found {keys})")
+        try:
+            parsed.append(per_sample(result, args.family))
+        except LlaraError as exc:
+            raise LlaraError(f"{path}: {exc}") from None
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            raise LlaraError(f"{path}: malformed result file ({type(exc).__name__}: {exc})") from None
+    (pa, ha), (pb, hb) = parsed
     shared = [s for s in pa if s in pb]
     if not shared:
         raise LlaraError("the two results share no candidate seed")

@@ -17,11 +17,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. -o training.max_steps=100 (repeatable)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    launch = p.add_argument_group("launch (Fabric; also with --resume: a run saved under N processes resumes under M)")
+    launch.add_argument("--accelerator", help="cpu, cuda, gpu, mps, auto (training.accelerator)")
+    launch.add_argument("--devices", help="devices per node: a count, 'auto', or ids like 0,1 (training.devices)")
+    launch.add_argument("--strategy", help="Fabric strategy: auto, ddp, ddp_spawn, fsdp, deepspeed, ... (training.strategy)")
+    launch.add_argument("--num-nodes", type=int, help="machines (training.num_nodes)")
     add_threads_argument(p)
     p.set_defaults(func=run)
 
 
+def launch_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The launch flags given on the command line, as ``training`` keys."""
+    devices = args.devices
+    if devices is not None and devices.isdigit():
+        devices = int(devices)
+    given = {"accelerator": args.accelerator, "devices": devices, "strategy": args.strategy, "num_nodes": args.num_nodes}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def run(args: argparse.Namespace) -> int:
+    import signal
+
     from rich.console import Console
 
     from llara_core.config import load_config
@@ -32,16 +48,24 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.override:
             raise LlaraError("--resume takes only the run folder: the run's own config is reused")
-        summary = resume(args.resume, console)
+        summary = resume(args.resume, console, launch_settings(args))
         run_dir = args.resume
+        if summary.get("already_finished"):
+            return 0
     else:
         if args.config is None:
             raise LlaraError("give a CONFIG file or --resume RUN_DIR")
-        cfg = load_config(args.config, args.override)
+        launch = [f"training.{k}={v}" for k, v in launch_settings(args).items()]
+        cfg = load_config(args.config, [*args.override, *launch])
         run_dir = args.out or cfg.training.out_dir
-        if (Path(run_dir) / "last").exists():
-            raise LlaraError(f"{run_dir} already holds a run; resume it with `llara train --resume {run_dir}` or pick another --out")
         summary = train(cfg, run_dir, console)
+    if summary.get("interrupted"):  # the resume command was printed; 128 + signal, as a shell reports it
+        signum = getattr(signal, summary.get("signal") or "SIGINT", signal.SIGINT)
+        return 128 + int(signum)
+    from llara_core.distributed import launched_child
+
+    if launched_child():  # rank 0 reports
+        return 0
     console.print(json.dumps(summary, indent=2))
     console.print(f"run folder: {run_dir}  (evaluate with `llara evaluate {run_dir}`)")
     return 0

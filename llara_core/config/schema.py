@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+#: Fabric's strategy names (lightning_fabric STRATEGY_REGISTRY plus the built-in aliases), listed
+#: here so that validating a config imports no Lightning; a test keeps the list equal to Fabric's.
+FABRIC_STRATEGIES = (
+    "auto", "single_device", "dp", "ddp", "ddp_find_unused_parameters_true", "ddp_fork", "ddp_notebook",
+    "ddp_spawn", "deepspeed", "deepspeed_stage_1", "deepspeed_stage_1_offload", "deepspeed_stage_2",
+    "deepspeed_stage_2_offload", "deepspeed_stage_3", "deepspeed_stage_3_offload", "deepspeed_stage_3_offload_nvme",
+    "fsdp", "fsdp_cpu_offload", "single_tpu", "single_xla", "xla", "xla_fsdp",
+)
 
 
 class Strict(BaseModel):
@@ -96,7 +106,19 @@ class TrainingConfig(Strict):
     )
     accelerator: str = "auto"
     devices: int | str = 1
-    strategy: str = "auto"
+    strategy: str = Field("auto", description="Fabric strategy: auto, ddp, ddp_spawn, fsdp, ... (checked against FABRIC_STRATEGIES)")
+    num_nodes: int = Field(1, gt=0, description="machines (Fabric num_nodes); devices is per node")
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in FABRIC_STRATEGIES:
+            import difflib
+
+            close = difflib.get_close_matches(value, FABRIC_STRATEGIES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown strategy {value!r}{hint} (Fabric knows: {', '.join(FABRIC_STRATEGIES)})")
+        return value
     precision: str = Field(
         "auto",
         description="Fabric precision (32-true, bf16-mixed, ...); auto = bf16-mixed where the device "

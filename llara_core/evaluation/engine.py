@@ -11,7 +11,9 @@ import numpy as np
 
 from llara_core.data import Dataset, ensure_candidates
 from llara_core.errors import LlaraError
-from llara_core.evaluation.candidate_scoring import samples_with_candidates
+from llara_core.distributed import sharded_map
+from llara_core.evaluation.behaviour_swap import swap_behaviour as swap_behaviour_of
+from llara_core.evaluation.candidate_scoring import samples_with_candidates, score_shards
 from llara_core.evaluation.matching import match_answer
 from llara_core.evaluation.metrics import metrics_from_scores
 from llara_core.evaluation.stats import bootstrap_ci, over_seeds, report
@@ -104,9 +106,18 @@ def evaluate(
     limit: int | None = None,
     n_boot: int = 2000,
     progress: Any = None,
+    fabric: Any = None,
+    swap_behaviour: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on ``split`` for every candidate seed (and ``shuffles`` orders of each
-    candidate list). Returns summaries, per-seed metrics, per-sample values and rows."""
+    candidate list). Returns summaries, per-seed metrics, per-sample values and rows.
+
+    With ``fabric`` over several ranks, every rank scores and generates for its shard of the
+    samples and gets everyone's results (each sample exactly once), so the result equals a
+    single-process evaluation on every rank (:mod:`llara_core.distributed`). With
+    ``swap_behaviour`` every sample's behaviour tokens are another sample's (same titles;
+    :mod:`llara_core.evaluation.behaviour_swap`): the drop against a plain evaluation is what the
+    model reads from them."""
     from llara_core.model.artefact import check_dataset
 
     if mode not in ("generate", "score", "both"):
@@ -115,7 +126,7 @@ def evaluate(
     prompt_mode = PromptMode(prompt_mode) if prompt_mode is not None else model.default_mode()
     n_total = len(dataset.split(split))
     indices = list(range(n_total if limit is None else min(limit, n_total)))
-    result: dict[str, Any] = {"split": split, "n_candidates": n_candidates, "seeds": list(seeds), "shuffles": shuffles, "prompt_mode": prompt_mode.value, "template_index": template_index, "samples": len(indices), "candidate_sha256": {}}
+    result: dict[str, Any] = {"split": split, "n_candidates": n_candidates, "seeds": list(seeds), "shuffles": shuffles, "prompt_mode": prompt_mode.value, "template_index": template_index, "samples": len(indices), "behaviour_swap": swap_behaviour, "candidate_sha256": {}}
     scoring, generation, rows = [], [], []
     s_hits, s_pos, g_hits, g_pos = [], [], [], []
     timing = {"score_s": 0.0, "generate_s": 0.0}
@@ -126,12 +137,14 @@ def evaluate(
         for sh in range(shuffles):
             samples = shuffled(base, seed, sh)
             prompts = model.build_prompts(samples, prompt_mode, template_index)
+            if swap_behaviour:
+                prompts = swap_behaviour_of(prompts, samples, seed)
             titles = [[model.prompt_builder.title(c) for c in s.candidates] for s in samples]
             target_pos = [list(s.candidates).index(s.target) for s in samples]
             seed_rows = [{"seed": seed, "shuffle": sh, "index": i, "target": s.target, "target_pos": p} for i, s, p in zip(indices, samples, target_pos)]
             if mode in ("score", "both"):
                 t0 = time.perf_counter()
-                scores = np.stack(model.score_candidates(prompts, titles, length_normalise))
+                scores = np.stack(score_shards(model, prompts, titles, length_normalise, fabric))
                 timing["score_s"] += time.perf_counter() - t0
                 per = metrics_from_scores(scores, target_pos)
                 scoring.append(per)
@@ -142,7 +155,7 @@ def evaluate(
                     r["score_top"] = int(s.candidates[int(np.argmax(sc))])
             if mode in ("generate", "both"):
                 t0 = time.perf_counter()
-                answers = model.generate(prompts, max_new_tokens, batch_size)
+                answers = sharded_map(fabric, len(prompts), lambda idx: model.generate([prompts[i] for i in idx], max_new_tokens, batch_size))
                 timing["generate_s"] += time.perf_counter() - t0
                 per, gen_rows = _generation_per_sample(answers, samples, titles)
                 generation.append(per)

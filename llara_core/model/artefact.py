@@ -93,7 +93,7 @@ def _components(cfg: Any) -> dict[str, Any]:
 def adapter_state(model: LLaRA) -> dict[str, torch.Tensor]:
     from peft import get_peft_model_state_dict
 
-    return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model.llm).items()}
+    return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model.llm, save_embedding_layers=False).items()}
 
 
 def write_weights(model: LLaRA, folder: Path) -> dict[str, str]:

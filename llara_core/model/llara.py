@@ -3,6 +3,8 @@ sequential recommender, composed from registry components."""
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from llara_core.errors import UsageError
+from llara_core.errors import DataError, UsageError
 from llara_core.interfaces import (
     Backbone,
     CurriculumScheduler,
@@ -21,13 +23,20 @@ from llara_core.interfaces import (
     PromptMode,
     PromptSample,
 )
-from llara_core.model.batching import IGNORE, PromptTokenizer, TokenBatch
+from llara_core.model.batching import IGNORE, PromptTokenizer, TokenBatch, context_length
 from llara_core.model.injection import inject_behaviour
 from llara_core.model.objectives import CandidateBatch, candidate_objective
+from llara_core.model.scoring import ScoreRequest, candidate_log_likelihoods
 from llara_core.model.tokens import add_special_tokens
 from llara_core.model.tuning import apply_tuning, count_parameters
 
 TRAINABLE_FILE = "trainable.safetensors"
+#: the most history items a prompt shows (LLaRA's protocol: the last 10, oldest first)
+HISTORY_WINDOW = 10
+
+
+class ContextWarning(UserWarning):
+    """History items were dropped from prompts to fit the backbone's context."""
 
 
 class LLaRA(nn.Module):
@@ -52,6 +61,21 @@ class LLaRA(nn.Module):
         super().__init__()
         if (item_encoder is None) != (projector is None):
             raise UsageError("give both an item encoder and a projector, or neither (text-only)")
+        hidden = backbone.model.get_input_embeddings().weight.shape[1]
+        if projector is not None:
+            in_dim, out_dim = getattr(projector, "in_dim", None), getattr(projector, "out_dim", None)
+            if isinstance(in_dim, int) and in_dim != item_encoder.dim:
+                raise UsageError(
+                    f"the projector maps in_dim={in_dim}, but the item encoder's embeddings have dim={item_encoder.dim}; "
+                    f"build the projector with in_dim=encoder.dim ({item_encoder.dim})"
+                )
+            if isinstance(out_dim, int) and out_dim != hidden:
+                raise UsageError(
+                    f"the projector maps to out_dim={out_dim}, but the backbone's hidden size is {hidden}; "
+                    f"build the projector with out_dim={hidden}"
+                )
+        if titles is not None and item_encoder is not None and len(titles) != item_encoder.n_items:
+            raise UsageError(f"{len(titles)} titles for an item encoder of n_items={item_encoder.n_items}: they must describe the same catalogue")
         self.tokenizer = backbone.tokenizer
         self.backbone_identity = dict(backbone.identity)
         self.placeholder_id = add_special_tokens(self.tokenizer, backbone.model, prompt_builder.special_tokens())[
@@ -61,8 +85,15 @@ class LLaRA(nn.Module):
         self.tuning = tuning
         self.prompt_builder = prompt_builder
         self.prompt_tokenizer = PromptTokenizer(
-            self.tokenizer, self.placeholder_id, backbone.use_chat_template, system_prompt=backbone.system_prompt
+            self.tokenizer, self.placeholder_id, backbone.use_chat_template, system_prompt=backbone.system_prompt,
+            max_length=context_length(backbone.model),
         )
+        #: warn when history items are dropped to fit the context (the trainer turns it off once
+        #: its preflight reported the count for the whole dataset); totals in ``context_drops``
+        self.warn_context = True
+        self.context_drops = {"prompts": 0, "items": 0}
+        self.catalogue_source: str | None = None  # where the titles come from, for messages
+        self._unsafe_items: dict[int, str] | None = None
         self.gradient_checkpointing = backbone.gradient_checkpointing
         self.item_encoder = item_encoder
         if item_encoder is not None:
@@ -95,14 +126,107 @@ class LLaRA(nn.Module):
         return self.item_encoder is not None
 
     # ------------------------------------------------------------------ prompts
+    @property
+    def n_items(self) -> int | None:
+        if self.titles is not None:
+            return len(self.titles)
+        return self.item_encoder.n_items if self.item_encoder is not None else None
+
+    def unsafe_items(self) -> dict[int, str]:
+        """Items whose title cannot be used in a prompt (empty, containing one of the prompt
+        builder's special tokens, or a line break): item id -> what is wrong (computed once)."""
+        if self._unsafe_items is None:
+            from llara_core.data.titles import title_problem
+
+            reserved = list(dict.fromkeys([self.prompt_builder.placeholder, *self.prompt_builder.special_tokens()]))
+            out: dict[int, str] = {}
+            for i in range(self.n_items or 0):
+                title = self.prompt_builder.title(i)
+                problem = title_problem(title, reserved)
+                if problem:
+                    out[i] = f"title {title!r} {problem}"
+            self._unsafe_items = out
+        return self._unsafe_items
+
+    def check_items(self, samples: Sequence[PromptSample]) -> None:
+        """Every item of ``samples`` lies in the catalogue and has a usable title (one
+        UsageError / DataError naming the sample and the item, not an IndexError later)."""
+        n = self.n_items
+        unsafe = self.unsafe_items()
+        for row, s in enumerate(samples):
+            items = [*s.history, *s.candidates, *([] if s.target is None else [s.target])]
+            for item in items:
+                if isinstance(item, bool) or not isinstance(item, numbers.Integral):
+                    raise UsageError(f"sample {row}: item {item!r} is not an integer item id")
+                if n is not None and not 0 <= int(item) < n:
+                    raise UsageError(f"sample {row}: item id {int(item)} outside the catalogue 0..{n - 1}")
+                if int(item) in unsafe:
+                    where = f" ({self.catalogue_source})" if self.catalogue_source else ""
+                    raise DataError(f"item {int(item)}{where}: {unsafe[int(item)]}; fix the title in the dataset and re-save it")
+
+    def answer_budget(self, sample: PromptSample) -> int:
+        """Tokens to keep free after a prompt: its longest possible answer (the target and
+        every candidate, as the answer text with its terminator)."""
+        items = set(sample.candidates) | ({sample.target} if sample.target is not None else set())
+        tok = self.prompt_tokenizer
+        return max((len(tok.answer_ids(self.prompt_builder.title(i))) for i in items), default=0)
+
+    def fit_prompt(self, sample: PromptSample, mode: PromptMode, template_index: int = 0, row: int = 0) -> tuple[Prompt, int]:
+        """The prompt of ``sample``, with as many of its oldest history items dropped as it takes
+        to fit the backbone's context with its longest answer; returns (prompt, items dropped).
+        Candidates and the answer are never dropped: when even no history does not fit,
+        DataError says by how much."""
+        builder, tok = self.prompt_builder, self.prompt_tokenizer
+        prompt = builder.build(sample, mode, template_index)
+        if tok.max_length is None:
+            return prompt, 0
+        budget = self.answer_budget(sample)
+        if tok.fits(prompt.text, budget):
+            return prompt, 0
+        history = list(sample.history)
+        for k in range(1, len(history) + 1):
+            shorter = PromptSample(tuple(history[k:]), sample.candidates, sample.target)
+            prompt = builder.build(shorter, mode, template_index)
+            if tok.fits(prompt.text, budget):
+                return prompt, k
+        need = len(tok.prompt_ids(prompt.text))
+        raise DataError(
+            f"sample {row}: its prompt takes {need} tokens even with no history ({len(sample.candidates)} candidates, "
+            f"mode {PromptMode(mode).value}, template {template_index}) plus {budget} for its longest answer, more than "
+            f"the backbone's context of {tok.max_length} tokens; lower data.n_candidates, shorten the titles or use a "
+            "backbone with a longer context"
+        )
+
     def build_prompts(
         self, samples: Sequence[PromptSample], modes: Sequence[PromptMode] | PromptMode, template_index: int = 0
     ) -> list[Prompt]:
+        """The prompts of ``samples`` (one mode for all, or one per sample), each fitted to the
+        backbone's context (:meth:`fit_prompt`; a :class:`ContextWarning` counts the history
+        items dropped)."""
         if isinstance(modes, (PromptMode, str)):
             modes = [PromptMode(modes)] * len(samples)
+        if len(modes) != len(samples):
+            raise UsageError(f"{len(samples)} samples but {len(modes)} prompt modes")
         if not self.has_behaviour and any(PromptMode(m) is not PromptMode.TEXT for m in modes):
             raise UsageError("this model has no item encoder: only text prompts are possible")
-        return [self.prompt_builder.build(s, PromptMode(m), template_index) for s, m in zip(samples, modes)]
+        self.check_items(samples)
+        prompts, dropped, shortened = [], 0, 0
+        for row, (s, m) in enumerate(zip(samples, modes)):
+            prompt, k = self.fit_prompt(s, PromptMode(m), template_index, row)
+            prompts.append(prompt)
+            dropped += k
+            shortened += k > 0
+        if dropped:
+            self.context_drops["prompts"] += shortened
+            self.context_drops["items"] += dropped
+            if self.warn_context:
+                warnings.warn(
+                    f"dropped the oldest {dropped} history item(s) of {shortened} of {len(samples)} prompt(s) to fit the "
+                    f"backbone's context of {self.prompt_tokenizer.max_length} tokens (candidates and answers are kept)",
+                    ContextWarning,
+                    stacklevel=2,
+                )
+        return prompts
 
     def encode(self, prompts: Sequence[Prompt], with_answers: bool) -> TokenBatch:
         return self.prompt_tokenizer.encode(prompts, with_answers).to(self.device)
@@ -133,6 +257,8 @@ class LLaRA(nn.Module):
         """
         if isinstance(batch, CandidateBatch):
             return candidate_objective(self, batch)
+        if isinstance(batch, ScoreRequest):
+            return candidate_log_likelihoods(self, batch.prompts, batch.titles, batch.length_normalise)
         labelled = (batch.labels != IGNORE).any(0).nonzero()
         if labelled.numel() == 0:
             raise UsageError("the batch has no answer tokens to learn")
@@ -191,6 +317,21 @@ class LLaRA(nn.Module):
         """The candidates ranked by the log-likelihood of their title as the answer, best first,
         as ``(item id, score)`` pairs."""
         mode = PromptMode(mode) if mode is not None else self.default_mode()
+        history, candidates = list(history), list(candidates)
+        if not history:
+            raise UsageError("history is empty: give at least one item the user interacted with, oldest first")
+        if len(history) > HISTORY_WINDOW:
+            raise UsageError(
+                f"history has {len(history)} items; the model reads at most {HISTORY_WINDOW} (LLaRA's window): "
+                f"pass the last {HISTORY_WINDOW}, oldest first"
+            )
+        if len(candidates) < 2:
+            raise UsageError(f"give at least 2 candidates to rank (got {len(candidates)})")
+        seen: set[int] = set()
+        for c in candidates:
+            if c in seen:
+                raise UsageError(f"candidate {c} is given twice; each candidate must appear once")
+            seen.add(c)
         prompt = self.build_prompts([PromptSample(tuple(history), tuple(candidates), None)], mode, template_index)[0]
         titles = [self.prompt_builder.title(c) for c in candidates]
         scores = self.score_candidates([prompt], [titles], length_normalise=length_normalise)[0]
@@ -219,17 +360,19 @@ class LLaRA(nn.Module):
                 params[n].copy_(state[n].to(params[n].dtype))
 
     def save_trainable(self, folder: str | Path) -> Path:
-        from safetensors.torch import save_file
+        from llara_core.fileio import save_safetensors
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_file(self.trainable_state_dict(), str(folder / TRAINABLE_FILE))
-        return folder / TRAINABLE_FILE
+        return save_safetensors(self.trainable_state_dict(), Path(folder) / TRAINABLE_FILE)
 
     def load_trainable(self, folder: str | Path) -> None:
-        from safetensors.torch import load_file
+        from llara_core.fileio import read_safetensors
 
-        self.load_trainable_state_dict(load_file(str(Path(folder) / TRAINABLE_FILE)))
+        path = Path(folder) / TRAINABLE_FILE
+        state = read_safetensors(path, "trained weights (LoRA + projector)")
+        try:
+            self.load_trainable_state_dict(state)
+        except UsageError as exc:
+            raise UsageError(f"{path}: {exc}") from None
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write this model as a self-contained, verified artefact (:mod:`llara_core.model.artefact`):

@@ -100,6 +100,15 @@ def candidate_log_likelihoods(
     tok = model.prompt_tokenizer
     prompt_ids = [tok.checked_prompt_ids(p, i) for i, p in enumerate(prompts)]
     answers = [[tok.answer_ids(t) for t in group] for group in titles]
+    if tok.max_length is not None:  # each answer's positions continue after its prompt
+        for i, (ids, group) in enumerate(zip(prompt_ids, answers)):
+            longest = max(len(a) for a in group)
+            if len(ids) + longest > tok.max_length:
+                raise LlaraError(
+                    f"prompt {i}: {len(ids)} prompt tokens plus {longest} for its longest candidate answer exceed the "
+                    f"backbone's context of {tok.max_length}; build prompts with LLaRA.build_prompts (it drops the "
+                    "oldest history items to fit) or shorten them"
+                )
     plan, offsets = plan_passes(prompt_ids, answers, max_tokens)
     total = offsets[-1] + len(answers[-1])
     device = model.device
@@ -118,6 +127,15 @@ def candidate_log_likelihoods(
         lengths = torch.tensor([len(a) for group in answers for a in group], dtype=torch.float32, device=device)
         scores = scores / lengths
     return [scores[o : o + len(g)] for o, g in zip(offsets, answers)]
+
+
+class ScoreRequest:
+    """Prompts and candidate titles to score through ``LLaRA.forward`` (so that a strategy's
+    wrapper — FSDP's parameter gathering, for one — applies); a plain class, not a dataclass, so
+    precision plugins leave it alone. ``forward`` returns :func:`candidate_log_likelihoods`."""
+
+    def __init__(self, prompts: Sequence[Prompt], titles: Sequence[Sequence[str]], length_normalise: bool = False):
+        self.prompts, self.titles, self.length_normalise = list(prompts), [list(t) for t in titles], length_normalise
 
 
 @torch.no_grad()

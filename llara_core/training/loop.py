@@ -39,7 +39,8 @@ from llara_core.errors import LlaraError
 from llara_core.training.data import EpochSampler, collate_raw
 from llara_core.training.metrics_log import MetricsLog
 from llara_core.training.schedule import warmup_cosine
-from llara_core.training.state_io import load_checkpoint, save_checkpoint
+from llara_core.distributed import gather_objects
+from llara_core.training.state_io import load_checkpoint, rng_snapshot, save_checkpoint
 
 LAST, BEST = "last", "best"
 SUMMARY = "train_summary.json"
@@ -133,7 +134,7 @@ class TrainLoop:
             "global_step": 0, "epoch": 0, "micro_in_epoch": 0, "best": None, "best_step": None,
             "best_metrics": None, "bad_validations": 0, "stopped_early": False, "total_steps": self.total_steps,
         }
-        self.log = MetricsLog(self.run_dir)
+        self.log = MetricsLog(self.run_dir, tensorboard=fabric.is_global_zero)
         #: set (e.g. by a signal handler) to stop at the next optimiser-step boundary after
         #: writing ``last``; ``fit`` then returns with ``summary["interrupted"] = True``
         self.stop_requested = False
@@ -143,24 +144,27 @@ class TrainLoop:
         return getattr(self.optimizer, "optimizer", self.optimizer)
 
     def save(self, name: str = LAST) -> Path:
+        """Checkpoint written once, by rank 0, atomically, with every rank's RNG state."""
         folder = self.run_dir / name
+        rngs = gather_objects(self.fabric, rng_snapshot())
         if self.fabric.is_global_zero:
             state = {**self.state, "recipe": self.recipe.state_dict()}
-            save_checkpoint(folder, self.recipe.save_weights, self._raw_optimizer(), self.scheduler, state)
+            save_checkpoint(folder, self.recipe.save_weights, self._raw_optimizer(), self.scheduler, state, rngs)
         self.fabric.barrier()
         return folder
 
     def resume(self, folder: Path | None = None) -> None:
         """Continue from ``folder`` (default ``last``): weights, optimiser, schedule, RNGs, state."""
         folder = folder or self.run_dir / LAST
-        state = load_checkpoint(folder, self.recipe.load_weights, self._raw_optimizer(), self.scheduler)
+        state = load_checkpoint(folder, self.recipe.load_weights, self._raw_optimizer(), self.scheduler, self.fabric.global_rank)
         self.recipe.load_state_dict(state.pop("recipe"))
         for key in ("scheduler", "rng"):
             state.pop(key, None)
         if state["total_steps"] != self.total_steps:
             raise LlaraError(f"{folder}: the checkpoint plans {state['total_steps']} steps, this config {self.total_steps}")
         self.state.update(state)
-        self.log.truncate_after(self.state["global_step"])
+        if self.fabric.is_global_zero:
+            self.log.truncate_after(self.state["global_step"])
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> bool:
@@ -254,6 +258,8 @@ class TrainLoop:
                     with fabric.no_backward_sync(self.fmodel, enabled=accumulating):
                         loss = self.recipe.loss(self.fmodel, batch)
                         value = float(loss.detach())
+                        if fabric.world_size > 1:  # the logged value is the mean over ranks
+                            value = float(fabric.all_reduce(loss.detach().clone(), reduce_op="mean"))
                         if not math.isfinite(value):
                             raise LlaraError(
                                 f"{self.recipe.name}: the training loss became {value} at step {st['global_step'] + 1}; "
@@ -289,7 +295,8 @@ class TrainLoop:
                     if (s.checkpoint_every and step % s.checkpoint_every == 0) or step == self.total_steps or stop or interrupted:
                         self.save(LAST)
                     if interrupted:
-                        self.log.close()
+                        if fabric.is_global_zero:
+                            self.log.close()
                         return {"global_step": step, "total_steps": self.total_steps, "interrupted": True, "checkpoint": str(self.run_dir / LAST)}
                     if step >= self.total_steps or stop or (timed_out and last_of_epoch):
                         stop = stop or timed_out
@@ -300,7 +307,8 @@ class TrainLoop:
                     st["micro_in_epoch"] = 0
         if not (s.val_every or s.val_each_epoch):  # no validation: the final weights are the ones to use
             self.save(BEST)
-        self.log.close()
+        if fabric.is_global_zero:
+            self.log.close()
         summary = {
             "global_step": st["global_step"],
             "total_steps": self.total_steps,

@@ -25,13 +25,19 @@ class ModeChooser:
         self.total = 0
         self.last_p = 0.0
 
-    def draw(self, step: int, total_steps: int, batch_size: int, n_templates: int) -> tuple[list[PromptMode], int, float]:
-        """(modes per sample, template index, p) for the next micro-batch."""
+    def draw(self, step: int, total_steps: int, batch_size: int, n_templates: int, rank: int = 0, world_size: int = 1) -> tuple[list[PromptMode], int, float]:
+        """(modes per sample, template index, p) for the next micro-batch of this rank.
+
+        Every rank draws the same numbers (one generator, same seed): per-batch draws are equal
+        on all ranks, and per-sample draws are made for the global batch (``batch_size *
+        world_size`` samples), of which this rank takes its round-robin share — the same
+        decisions a single process would make for the same global batch.
+        """
         p = self.curriculum(step, total_steps)
         self.last_p = p
         template = int(self.rng.integers(0, n_templates))
         if self.per_sample:
-            hyb = (self.rng.random(batch_size) < p).tolist()
+            hyb = (self.rng.random(batch_size * world_size) < p).tolist()[rank::world_size]
         else:
             hyb = [bool(self.rng.random() < p)] * batch_size
         self.hybrid += sum(hyb)

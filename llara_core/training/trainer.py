@@ -42,9 +42,24 @@ def make_fabric(cfg: ExperimentConfig):
 
     t = cfg.training
     precision, reason = resolve_precision(t.precision, t.accelerator)
-    fabric = Fabric(accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=precision)
+    fabric = Fabric(accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=fabric_strategy(t.strategy), precision=precision)
     fabric.llara_precision = (precision, reason)
     return fabric
+
+
+#: DDP launch methods and Fabric's names for them
+DDP_START = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork", "ddp_notebook": "fork"}
+
+
+def fabric_strategy(name: str) -> Any:
+    """The strategy handed to Fabric: DDP variants become a DDPStrategy that tolerates unused
+    parameters (a text-only batch of the curriculum leaves the projector out of the graph);
+    every other name goes to Fabric as it is."""
+    if name not in DDP_START:
+        return name
+    from lightning_fabric.strategies import DDPStrategy
+
+    return DDPStrategy(start_method=DDP_START[name], find_unused_parameters=True)
 
 
 def train_split(dataset: Dataset, max_samples: int | None, min_history: int):
@@ -72,6 +87,14 @@ class LLaRARecipe:
         self.notes: list[str] = []
         self._checkpointing(device)
         self.fmodel = None
+        self.fabric = None
+        self.rank, self.world_size = 0, 1
+        #: (step, template, modes) of every micro-batch drawn in this process (for tests, checks)
+        self.decisions: list[tuple[int, int, tuple[str, ...]]] = []
+
+    def attach(self, fabric: Any) -> None:
+        """Bind the recipe to its Fabric (rank and world size for sharded draws and losses)."""
+        self.fabric, self.rank, self.world_size = fabric, int(fabric.global_rank), int(fabric.world_size)
 
     # ------------------------------------------------------------------ set-up
     def _checkpointing(self, device: Any) -> None:
@@ -109,7 +132,8 @@ class LLaRARecipe:
     def make_batch(self, rows: list[dict[str, Any]], step: int, total_steps: int):
         """The training batch of ``rows`` for the configured objective (on the model's device)."""
         model, t = self.model, self.t
-        modes, template, _ = self.chooser.draw(step, total_steps, len(rows), model.prompt_builder.n_templates)
+        modes, template, _ = self.chooser.draw(step, total_steps, len(rows), model.prompt_builder.n_templates, self.rank, self.world_size)
+        self.decisions.append((step, template, tuple(m.value for m in modes)))
         samples = [PromptSample(r["history"], tuple(r["candidates"]), r["target"]) for r in rows]
         prompts = model.build_prompts(samples, modes, template)
         if t.objective == "lm":
@@ -119,8 +143,16 @@ class LLaRARecipe:
         return CandidateBatch.for_objective(t.objective, prompts, titles, targets, t.listwise_weight, t.listwise_length_normalise)
 
     def loss(self, fmodel: Any, batch: Any) -> torch.Tensor:
+        """The batch's loss. Under several ranks, the answer-token mean of the LM loss is rescaled
+        so that DDP's gradient average equals the mean over the global batch's answer tokens
+        (ranks hold different token counts); per-sample objectives need no rescaling."""
         self.fmodel = fmodel
-        return fmodel(batch)
+        loss = fmodel(batch)
+        if self.world_size > 1 and not isinstance(batch, CandidateBatch):
+            n = (batch.labels[:, 1:] != -100).sum().to(loss.dtype)
+            total = self.fabric.all_reduce(n.detach().clone(), reduce_op="sum")
+            loss = loss * n * self.world_size / total
+        return loss
 
     def batch_tokens(self, batch: Any) -> int:
         return int(batch.n_tokens)
@@ -131,8 +163,10 @@ class LLaRARecipe:
         if t.val_metric == "loss":
             return {"val_loss": self.validation_loss(mode)}
         seeds = t.val_seeds if t.val_seeds is not None else [d.candidate_seed]
+        # several ranks: each scores its shard through the strategy's wrapper, all get every score
+        shards = {"fabric": fabric, "forward": self.fmodel} if fabric.world_size > 1 else {}
         with fabric.autocast():  # the training precision: bf16 where the device computes it
-            per_seed = [score_split(self.model, self.dataset, "val", d.n_candidates, s, mode, t.val_samples).per_sample for s in seeds]
+            per_seed = [score_split(self.model, self.dataset, "val", d.n_candidates, s, mode, t.val_samples, **shards).per_sample for s in seeds]
         return {f"val_{k}": float(np.mean([p[k].mean() for p in per_seed])) for k in per_seed[0]}
 
     @torch.no_grad()
@@ -195,6 +229,7 @@ class Trainer:
     def __init__(self, model: LLaRA, dataset: Dataset, cfg: ExperimentConfig, run_dir: Path, fabric: Any = None, console: Console | None = None):
         self.fabric = fabric or make_fabric(cfg)
         self.recipe = LLaRARecipe(model, dataset, cfg, self.fabric.device)
+        self.recipe.attach(self.fabric)
         precision, why = getattr(self.fabric, "llara_precision", (cfg.training.precision, "as configured"))
         self.recipe.notes.insert(0, f"precision {precision} ({why})")
         self.loop = TrainLoop(self.recipe, loop_settings(cfg, self.recipe), Path(run_dir), self.fabric, console)
