@@ -40,11 +40,10 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}")
 
 
-def fsync_dir(folder: str | Path) -> None:
-    """Make a rename or a new entry in ``folder`` durable (a no-op where folders cannot be
-    opened, e.g. on Windows)."""
+def _fsync_path(path: str | Path) -> None:
+    """``fsync`` one file or folder; silently nothing where it cannot be opened (folders on Windows)."""
     try:
-        fd = os.open(str(folder), os.O_RDONLY)
+        fd = os.open(str(path), os.O_RDONLY)
     except OSError:
         return
     try:
@@ -55,21 +54,18 @@ def fsync_dir(folder: str | Path) -> None:
         os.close(fd)
 
 
+def fsync_dir(folder: str | Path) -> None:
+    """Make a rename or a new entry in ``folder`` durable (a no-op where folders cannot be
+    opened, e.g. on Windows)."""
+    _fsync_path(folder)
+
+
 def fsync_tree(folder: str | Path) -> None:
     """``fsync`` every file and folder below ``folder`` (before renaming it into place)."""
     folder = Path(folder)
     for root, _dirs, files in os.walk(folder, topdown=False):
         for name in files:
-            try:
-                fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            except OSError:
-                continue
-            try:
-                os.fsync(fd)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
+            _fsync_path(os.path.join(root, name))
         fsync_dir(root)
 
 
