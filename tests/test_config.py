@@ -220,3 +220,19 @@ def test_template_mistakes_of_the_llara_prompt_builder_are_config_errors():
 
     with pytest.raises(ConfigError, match=r"prompt_builder\.params\.templates\.0: .*\[CansHere\] exactly once"):
         TemplatePromptBuilder(["a"], ["History: [HistoryHere]"])
+
+
+@pytest.mark.parametrize(
+    ("training", "evaluation", "expected"),
+    [
+        ({"objective": "lm"}, {}, False),
+        ({"objective": "listwise"}, {}, True),
+        ({"objective": "lm+listwise"}, {}, True),
+        ({"objective": "listwise", "listwise_length_normalise": False}, {}, False),
+        ({"objective": "listwise"}, {"length_normalise": False}, False),
+        ({"objective": "lm"}, {"length_normalise": True}, True),
+    ],
+)
+def test_scoring_ranks_as_the_objective_was_trained_unless_set(good_raw, training, evaluation, expected):
+    raw = {**good_raw, "training": {**good_raw["training"], **training}, "evaluation": {**good_raw["evaluation"], **evaluation}}
+    assert ExperimentConfig.model_validate(raw).scoring_length_normalise() is expected

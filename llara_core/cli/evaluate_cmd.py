@@ -40,7 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="give every sample another user's behaviour tokens (same titles): does the model read them?")
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--max-new-tokens", type=int, default=64)
-    e.add_argument("--length-normalise", action="store_true", help="score = mean instead of sum of answer log-probs")
+    e.add_argument("--length-normalise", action=argparse.BooleanOptionalAction, default=None,
+                   help="rank by the mean (not the sum) of answer log-probs; default: as the run was trained "
+                   "(mean after a listwise objective with listwise_length_normalise, else sum; zero-shot: sum)")
     e.add_argument("--shuffles", type=int, default=1, help="evaluate each candidate list in this many orders")
     e.add_argument("--template", type=int, default=0, help="prompt template index")
     e.add_argument("--limit", type=int, help="only the first N samples")
@@ -149,6 +151,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         n_candidates = args.n_candidates or model.config.data.n_candidates
         variant = (f"-{args.prompt_mode}" if args.prompt_mode else "") + ("-swap" if args.swap_behaviour else "")
         out = args.out or args.run_dir / "eval" / f"{args.split}-{args.mode}{variant}.json"
+    length_normalise = args.length_normalise
+    if length_normalise is None:
+        length_normalise = model.config.scoring_length_normalise() if hasattr(model, "config") else False
     prompt_mode = args.prompt_mode or (model.config.evaluation.prompt_mode if hasattr(model, "config") else None)
     with console.status("evaluating...") as status:
         done = [0]
@@ -163,7 +168,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         try:
             result = evaluate(
                 model, dataset, args.split, seeds, args.mode, n_candidates, prompt_mode, args.batch_size,
-                args.max_new_tokens, args.length_normalise, args.shuffles, args.template, args.limit, progress=tick,
+                args.max_new_tokens, length_normalise, args.shuffles, args.template, args.limit, progress=tick,
                 swap_behaviour=args.swap_behaviour,
             )
         except Exception as exc:

@@ -159,7 +159,11 @@ class EvaluationConfig(Strict):
     seeds: list[int] = Field(default_factory=lambda: [0])
     batch_size: int = Field(8, gt=0)
     max_new_tokens: int = Field(64, gt=0)
-    length_normalise: bool = False
+    length_normalise: bool | None = Field(
+        None,
+        description="rank by the mean (true) or the sum (false) of answer log-probs; null = as training "
+        "ranked them: mean when trained listwise with listwise_length_normalise, else sum",
+    )
     prompt_mode: Literal["text", "hybrid", "behaviour"] | None = Field(
         None, description="None = hybrid when trained with behaviour tokens, else text"
     )
@@ -175,3 +179,10 @@ class ExperimentConfig(Strict):
     backbone: BackboneConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    def scoring_length_normalise(self) -> bool:
+        """Whether validation and evaluation rank candidates by mean (not summed) answer log-probs:
+        ``evaluation.length_normalise`` when set, else as the training objective scored them."""
+        if self.evaluation.length_normalise is not None:
+            return self.evaluation.length_normalise
+        return self.training.objective != "lm" and self.training.listwise_length_normalise

@@ -126,7 +126,7 @@ def evaluate(
     prompt_mode = PromptMode(prompt_mode) if prompt_mode is not None else model.default_mode()
     n_total = len(dataset.split(split))
     indices = list(range(n_total if limit is None else min(limit, n_total)))
-    result: dict[str, Any] = {"split": split, "n_candidates": n_candidates, "seeds": list(seeds), "shuffles": shuffles, "prompt_mode": prompt_mode.value, "template_index": template_index, "samples": len(indices), "behaviour_swap": swap_behaviour, "candidate_sha256": {}}
+    result: dict[str, Any] = {"split": split, "n_candidates": n_candidates, "seeds": list(seeds), "shuffles": shuffles, "prompt_mode": prompt_mode.value, "template_index": template_index, "samples": len(indices), "behaviour_swap": swap_behaviour, "length_normalise": length_normalise, "candidate_sha256": {}}
     scoring, generation, rows = [], [], []
     s_hits, s_pos, g_hits, g_pos = [], [], [], []
     timing = {"score_s": 0.0, "generate_s": 0.0}

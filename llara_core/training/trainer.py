@@ -166,7 +166,8 @@ class LLaRARecipe:
         # several ranks: each scores its shard through the strategy's wrapper, all get every score
         shards = {"fabric": fabric, "forward": self.fmodel} if fabric.world_size > 1 else {}
         with fabric.autocast():  # the training precision: bf16 where the device computes it
-            per_seed = [score_split(self.model, self.dataset, "val", d.n_candidates, s, mode, t.val_samples, **shards).per_sample for s in seeds]
+            norm = self.cfg.scoring_length_normalise()  # rank as the objective scores: mean log-probs under listwise
+            per_seed = [score_split(self.model, self.dataset, "val", d.n_candidates, s, mode, t.val_samples, norm, **shards).per_sample for s in seeds]
         return {f"val_{k}": float(np.mean([p[k].mean() for p in per_seed])) for k in per_seed[0]}
 
     @torch.no_grad()
