@@ -19,6 +19,7 @@ from llara_core.model.artefact import (
     check_encoder_source,
     export_merged,
     from_pretrained,
+    read_weights,
 )
 from llara_core.model.compose import build_llara
 from llara_core.model.llara import LLaRA
@@ -138,3 +139,30 @@ def test_merged_export_serves_the_same_scores(trained_run, tmp_path):
     assert merged.tuning == "freeze" and not (tmp_path / "merged" / "adapter").exists()
     for a, b in zip(before, _scores(merged)):
         assert abs(a - b).max() < 1e-4
+
+
+def test_adapters_reload_when_peft_sees_a_resized_vocabulary(trained_run, tmp_path):
+    """SmolLM2 gains the placeholder token; PEFT then finds the base model's config.json with a smaller
+    vocabulary and would save whole embedding matrices with the adapters, which did not reload."""
+    root, _ = trained_run
+    model = LLaRA.from_pretrained(root / "run" / "best")
+    base = tmp_path / "base"
+    config = model.llm.get_base_model().config
+    config.__class__(**{**config.to_dict(), "vocab_size": config.vocab_size - 1}).save_pretrained(base)
+    model.llm.peft_config["default"].base_model_name_or_path = str(base)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PEFT's "embedding layer has been resized" when asked for auto
+        model.save_pretrained(tmp_path / "copy")
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "copy" / "adapter" / "adapter_model.safetensors"), "pt") as fh:
+        assert fh.keys() and not [k for k in fh.keys() if "embed_tokens" in k or "lm_head" in k]
+    before = _scores(model)
+    with torch.no_grad():
+        for p in model.projector.parameters():
+            p.add_(1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read_weights(model, tmp_path / "copy")  # the model still sees the resized vocabulary
+    for a, b in zip(before, _scores(model)):
+        assert (a == b).all()
