@@ -28,16 +28,29 @@ from llara_core.evaluation.stats import bootstrap_ci, paired_difference  # noqa:
 
 SCORING = ("hr@1", "hr@5", "ndcg@5", "mrr")
 SMALL_FILES = ("eval.json", "eval.csv", "metrics.jsonl", "train_summary.json", "run_info.json", "config.json", "config.resolved.json")
-EXTRA_EVALS = ("eval-text.json", "eval-swap.json")
+# re-scorings of a trained row, as `llara evaluate RUN --split test --mode score [...]` names them
+EXTRA_EVALS = {
+    "eval-text.json": ("eval/test-score-text.json", "titles only (--prompt-mode text)"),
+    "eval-swap.json": ("eval/test-score-swap.json", "behaviour tokens of other users (--swap-behaviour)"),
+    "eval-mean.json": ("eval/test-score-mean.json", "ranked by mean answer log-probs (--length-normalise)"),
+    "eval-sum.json": ("eval/test-score-sum.json", "ranked by summed answer log-probs (--no-length-normalise)"),
+}
 
 
 def export(runs: Path, results: Path) -> None:
-    """Copy every row's small result files (never checkpoints) into ``results``."""
+    """Copy every row's small result files (never checkpoints) into ``results``: the files above,
+    ``eval/test-score.json`` (or ``test-both.json``) as ``eval.json`` where the row has no ``eval.json``
+    of its own, and the re-scorings of :data:`EXTRA_EVALS`."""
     for row in sorted(p for p in runs.iterdir() if p.is_dir()):
-        for name in SMALL_FILES + EXTRA_EVALS:
-            if (row / name).is_file():
+        sources = {name: row / name for name in SMALL_FILES}
+        for name in ("test-both.json", "test-score.json"):
+            if not sources["eval.json"].is_file() and (row / "eval" / name).is_file():
+                sources["eval.json"] = row / "eval" / name
+        sources.update({name: row / src for name, (src, _) in EXTRA_EVALS.items()})
+        for name, src in sources.items():
+            if src.is_file():
                 (results / row.name).mkdir(parents=True, exist_ok=True)
-                shutil.copy2(row / name, results / row.name / name)
+                shutil.copy2(src, results / row.name / name)
 
 
 def per_sample(result: dict[str, Any], family: str = "scoring") -> list[dict[str, np.ndarray]]:
@@ -112,6 +125,29 @@ def paired(rows: dict[str, Any], pairs: list[tuple[str, str]], metric: str = "hr
     return "\n".join(lines)
 
 
+def rescorings(results: Path, rows: dict[str, Any], metric: str = "hr@1") -> str:
+    """Each re-scoring of a trained row against the row itself, on the seeds both share."""
+    lines = [f"| row | test scored with | {metric} | row's own {metric}, same seeds | difference [95% CI] |", "|---|---|---|---|---|"]
+    for name in rows:
+        own = json.loads((results / name / "eval.json").read_text())
+        for file, (_, label) in EXTRA_EVALS.items():
+            path = results / name / file
+            if not path.is_file():
+                continue
+            other = json.loads(path.read_text())
+            shared = [i for i, s in enumerate(own["seeds"]) if s in other["seeds"]]
+            a = per_sample(other)
+            b = [per_sample(own)[i] for i in shared]
+            sa, sb = summary(a, metric), summary(b, metric)
+            d = paired_difference(sa["avg"], sb["avg"])
+            seeds = ",".join(str(own["seeds"][i]) for i in shared)
+            lines.append(
+                f"| {name} | {label}, seeds {seeds} | {sa['mean']:.3f} [{sa['lo']:.3f}, {sa['hi']:.3f}] | {sb['mean']:.3f} | "
+                f"{d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def curves(results: Path, names: list[str], out: Path) -> None:
     """Validation scoring HR@1 (mean over the val seeds) and training loss against steps."""
     import matplotlib
@@ -157,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     pairs = [tuple(p.split(":")) for p in args.pairs.split(",") if p]
     if pairs:
         parts.append(paired(rows, pairs))
+    extra = rescorings(args.results, rows)
+    if extra:
+        parts.append(extra)
     if args.curves:
         curves(args.results, args.curves.split(","), args.results / "curves.png")
         parts.append(f"![learning curves]({(args.results / 'curves.png').name})")
