@@ -36,14 +36,17 @@ def test_export_table_pairs_and_rescorings(make_tables, tmp_path):
     runs, results = tmp_path / "runs", tmp_path / "results"
     write(runs / "a" / "eval" / "test-score.json", result([0, 1], [[1, 1, 0, 0], [1, 0, 0, 0]]))
     write(runs / "a" / "eval" / "test-score-swap.json", result([0], [[0, 0, 0, 0]]))
+    write(runs / "a" / "eval" / "test-generate.json", {"seeds": [0], "per_sample": {"scoring": [], "generation": [{"valid": [1, 1, 1, 0], "hr@1": [1, 0, 0, 0]}]}})
     write(runs / "a" / "train_summary.json", {"global_step": 7})
     write(runs / "a" / "last" / "model.safetensors", {})  # a checkpoint: never exported
     write(runs / "b" / "eval.json", result([0, 1], [[0, 1, 0, 0], [0, 1, 0, 0]]))
     make_tables.main([str(results), "--export", str(runs), "--pairs", "a:b"])
 
-    assert sorted(p.name for p in (results / "a").iterdir()) == ["eval-swap.json", "eval.json", "train_summary.json"]
+    assert sorted(p.name for p in (results / "a").iterdir()) == ["eval-generate.json", "eval-swap.json", "eval.json", "train_summary.json"]
     text = (results / "table.md").read_text()
     # row a: seed means 0.5 and 0.25 -> mean 0.375, range 0.250-0.500; 7 steps of batch 8
+    # generation columns from the separate generation file: ValidRatio 0.75, HR@1 0.25
+    assert "| 0.750 [" in text and "| 0.250 [0.000, 0.750] | 7 (56) |" in text
     assert "| a | **0.375** [" in text and "(0.250–0.500)" in text and "| 7 (56) |" in text
     # a - b per sample (seed-averaged): [1, 0.5, 0, 0] - [0, 1, 0, 0] -> mean +0.125
     assert "| a − b | +0.125 [" in text

@@ -37,6 +37,9 @@ EXTRA_EVALS = {
 }
 
 
+GENERATION = "eval-generate.json"  # generation columns, where eval.json has none (`--mode generate`)
+
+
 def export(runs: Path, results: Path) -> None:
     """Copy every row's small result files (never checkpoints) into ``results``: the files above,
     ``eval/test-score.json`` (or ``test-both.json``) as ``eval.json`` where the row has no ``eval.json``
@@ -47,6 +50,7 @@ def export(runs: Path, results: Path) -> None:
             if not sources["eval.json"].is_file() and (row / "eval" / name).is_file():
                 sources["eval.json"] = row / "eval" / name
         sources.update({name: row / src for name, (src, _) in EXTRA_EVALS.items()})
+        sources[GENERATION] = row / "eval" / "test-generate.json"
         for name, src in sources.items():
             if src.is_file():
                 (results / row.name).mkdir(parents=True, exist_ok=True)
@@ -84,6 +88,9 @@ def row_stats(folder: Path) -> dict[str, Any] | None:
     for m in SCORING:
         out["scoring"][m] = summary(seeds, m)
     gen = per_sample(result, "generation")
+    if not gen and (folder / GENERATION).is_file():
+        gen = per_sample(json.loads((folder / GENERATION).read_text()), "generation")
+        out["generation_seeds"] = json.loads((folder / GENERATION).read_text())["seeds"]
     if gen:
         out["generation"]["valid_ratio"] = summary([{"v": g["valid"]} for g in gen], "v")
         out["generation"]["hr@1"] = summary(gen, "hr@1")
