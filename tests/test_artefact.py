@@ -27,6 +27,7 @@ from llara_core.slots import BACKBONES, ITEM_ENCODERS
 from llara_core.sr.checkpoint import save_item_encoder
 from llara_core.training.run import train
 from tests.llara_world import world_config
+from tests.test_backbones import save_tiny_model
 
 SAMPLES = [PromptSample((1, 2, 3), (4, 5, 6, 7, 8, 9), 6), PromptSample((10, 11), (12, 13, 14, 15, 16, 17), 15)]
 
@@ -93,7 +94,7 @@ def test_another_backbone_or_catalogue_is_refused(trained_run, tmp_path, tiny_da
     manifest = json.loads((tmp_path / "m" / "llara.json").read_text())
     manifest["config"]["backbone"]["params"]["seed"] = 5  # other random weights
     (tmp_path / "m" / "llara.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtefactMismatchError, match="backbone 'tiny-random-llama': its weights differ"):
+    with pytest.raises(ArtefactMismatchError, match=r"^backbone 'tiny-random-llama': its weights changed \(state_sha256 now \w{12}, trained with \w{12}\)"):
         from_pretrained(tmp_path / "m")
     model = from_pretrained(root / "run" / "best")
     with pytest.raises(ArtefactMismatchError, match="catalogue .* is not the one this model was trained on"):
@@ -166,3 +167,20 @@ def test_adapters_reload_when_peft_sees_a_resized_vocabulary(trained_run, tmp_pa
         read_weights(model, tmp_path / "copy")  # the model still sees the resized vocabulary
     for a, b in zip(before, _scores(model)):
         assert (a == b).all()
+
+
+def test_a_folder_backbone_whose_weights_changed_is_refused_naming_the_file(llara_world, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = save_tiny_model(tmp_path / "backbone")
+    cfg = world_config(llara_world, backbone="hf", backbone_params={"model": str(folder), "local_files_only": True})
+    model = build_llara(cfg).eval()
+    model.save_pretrained(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "llara.json").read_text())["backbone"]["weights"][0]["file"] == "model.safetensors"
+    for a, b in zip(_scores(model), _scores(from_pretrained(tmp_path / "m"))):  # unchanged: loads, same scores
+        assert (a == b).all()
+    weights = load_file(folder / "model.safetensors")
+    name = sorted(weights)[0]
+    save_file({**weights, name: weights[name] + 1e-3}, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ArtefactMismatchError, match=r"^backbone '.*backbone': its file model\.safetensors changed \(now sha256 \w{12}, trained with sha256 \w{12}\); load it with the backbone it was trained with$"):
+        from_pretrained(tmp_path / "m")

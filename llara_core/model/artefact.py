@@ -16,8 +16,10 @@ Layout (every file's sha256 is recorded in ``llara.json``)::
     backbone/             a merged, self-contained backbone (``llara export --merged`` only)
 
 ``from_pretrained`` rebuilds every part through the registries and verifies every hash: a file
-that changed, a backbone whose weights differ from the recorded ones, or a catalogue other than
-the one trained on is a one-line :class:`ArtefactMismatchError` naming what differs.
+that changed, a backbone other than the recorded one (:func:`backbone_difference`: the weights'
+hash of a built-in random backbone, the sha256 of each weight file and ``config.json`` of a
+folder, GGUF or cached hub snapshot, the hub commit), or a catalogue other than the one trained
+on is a one-line :class:`ArtefactMismatchError` naming what differs.
 """
 
 from __future__ import annotations
@@ -208,17 +210,52 @@ def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
             raise ArtefactMismatchError(f"{path}: sha256 {digest[:12]} differs from the recorded {info['sha256'][:12]} (the file changed after saving)")
 
 
-def _weights_of(identity: dict[str, Any]) -> Any:
-    return {k: identity.get(k) for k in ("weights", "state_sha256", "vocab") if k in identity}
+#: identity entries that are one value each: key -> what it pins (checked in this order)
+BACKBONE_VALUES = {"state_sha256": "weights", "vocab": "tokenizer vocabulary", "revision": "revision"}
+#: identity entries that fingerprint files (one fingerprint or a list of them)
+BACKBONE_FILES = ("weights", "config")
+
+
+def _fingerprints(identity: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """file name -> fingerprint over the file entries of a backbone identity."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in BACKBONE_FILES:
+        entry = identity.get(key)
+        for fp in entry if isinstance(entry, list) else [entry] if entry else []:
+            out[fp["file"]] = fp
+    return out
+
+
+def _short(value: Any) -> str:
+    return value[:12] if isinstance(value, str) and len(value) == 64 else repr(value)
+
+
+def _file_state(fp: dict[str, Any] | None) -> str:
+    if fp is None:
+        return "no such file"
+    return f"sha256 {fp['sha256'][:12]}" if "sha256" in fp else f"{fp['bytes']} bytes"
+
+
+def backbone_difference(saved: dict[str, Any], loaded: dict[str, Any]) -> str | None:
+    """What differs between the recorded backbone identity and the loaded one (one clause
+    naming the entry or the file), or None. Only entries that ``saved`` records are compared,
+    so an artefact saved before an entry existed still loads."""
+    for key, what in BACKBONE_VALUES.items():
+        if key in saved and saved[key] != loaded.get(key):
+            return f"its {what} changed ({key} now {_short(loaded.get(key))}, trained with {_short(saved[key])})"
+    if any(key in saved for key in BACKBONE_FILES):
+        before, now = _fingerprints(saved), _fingerprints(loaded)
+        for name in sorted(set(before) | set(now)):
+            if before.get(name) != now.get(name):
+                return f"its file {name} changed (now {_file_state(now.get(name))}, trained with {_file_state(before.get(name))})"
+    return None
 
 
 def verify_backbone(saved: dict[str, Any], loaded: dict[str, Any]) -> None:
-    a, b = _weights_of(saved), _weights_of(loaded)
-    if a != b:
-        raise ArtefactMismatchError(
-            f"backbone {saved.get('model')!r}: its weights differ from the ones this model was trained on "
-            f"(recorded {json.dumps(a, sort_keys=True)[:160]}, now {json.dumps(b, sort_keys=True)[:160]})"
-        )
+    """Refuse a backbone other than the recorded one (:func:`backbone_difference`), in one line."""
+    difference = backbone_difference(saved, loaded)
+    if difference is not None:
+        raise ArtefactMismatchError(f"backbone {saved.get('model')!r}: {difference}; load it with the backbone it was trained with")
 
 
 def verify_catalogue(manifest: dict[str, Any], titles: list[str], source: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from llara_core.errors import LlaraError
 from llara_core.interfaces import Backbone, BackboneLoader
@@ -30,7 +31,9 @@ def load_hf(
     With ``gguf_file`` (a file inside the folder ``model_id``) and ``gguf_cache``, the model is
     read from its de-quantised copy in the user cache (:mod:`llara_core.model.backbone_cache`),
     written on first use; ``identity["weights"]`` describes the GGUF file either way and
-    ``identity["cache"]`` names the cache folder.
+    ``identity["cache"]`` names the cache folder. A folder or a hub id is pinned by
+    :func:`folder_identity` (of the folder, or of the hub id's snapshot in the local Hugging Face
+    cache, with its commit as ``identity["revision"]``: :func:`hub_identity`).
     """
     label = f"{model_id!r}" + (f" ({gguf_file})" if gguf_file else "")
     source, extra, located = model_id, ({"gguf_file": gguf_file} if gguf_file else {}), {}
@@ -44,10 +47,39 @@ def load_hf(
     elif gguf_file:
         located = {"weights": file_fingerprint(Path(model_id) / gguf_file)}
     elif Path(model_id).is_dir():
-        located = {"weights": [file_fingerprint(p) for p in sorted(Path(model_id).glob("*.safetensors"))]}
+        located = folder_identity(Path(model_id))
     tokenizer, model = _from_pretrained(source, params, label, **extra, **kwargs)
+    if not located:
+        located = hub_identity(model_id, kwargs.get("revision"))
     identity = {"model": model_id, "class": type(model).__name__, **located}
     return finish_backbone(model, tokenizer, params, identity)
+
+
+#: weight files of a transformers model folder (sharded or not, safetensors or PyTorch)
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def folder_identity(folder: Path) -> dict[str, Any]:
+    """What pins a model folder: ``weights``, the name / size / sha256 of every weight file
+    (``*.safetensors``, ``*.bin``) in name order, and ``config``, that of ``config.json``."""
+    weights = [file_fingerprint(p) for p in sorted(folder.iterdir()) if p.suffix in WEIGHT_SUFFIXES and p.is_file()]
+    identity: dict[str, Any] = {"weights": weights}
+    if (folder / "config.json").is_file():
+        identity["config"] = file_fingerprint(folder / "config.json")
+    return identity
+
+
+def hub_identity(model_id: str, revision: str | None) -> dict[str, Any]:
+    """What pins a hub model loaded from the local Hugging Face cache: ``revision``, the commit
+    its ``revision`` (default ``main``) resolves to there, and :func:`folder_identity` of that
+    snapshot; ``{}`` when the cache holds no snapshot of it."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model_id, "config.json", revision=revision)
+    if not isinstance(found, str):
+        return {}
+    snapshot = Path(found).parent
+    return {"revision": snapshot.name, **folder_identity(snapshot)}
 
 
 def _from_pretrained(source: str, params: BackboneOptions, label: str, **kwargs) -> tuple:
