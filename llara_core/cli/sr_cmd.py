@@ -13,6 +13,8 @@ from llara_core.errors import LlaraError
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from llara_core.sr.trainer import SRTrainConfig
+
 #: the names of ``llara_core.sr.baselines.BASELINES``, repeated here so that building the parser
 #: imports no torch (a test checks that they agree)
 BASELINES = ("random", "popularity")
@@ -37,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--monitor", choices=("mrr", "hr@1", "ndcg@10"),
                    help="val metric that picks the kept epoch (default mrr)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--min-history", type=int, default=0, help="train only on rows with this many history items")
+    t.add_argument("--min-history", type=int,
+                   help="train only on rows with at least this many history items (default 1, as data.min_history)")
     t.add_argument("--val-seeds", default="0,1,2,3,4",
                    help="persisted val candidate seeds whose mean metric drives early stopping")
     t.add_argument("--val-candidates", type=int, default=20)
@@ -94,30 +97,42 @@ def _parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     return seeds
 
 
-def run_train(args: argparse.Namespace) -> int:
+def train_config(args: argparse.Namespace) -> SRTrainConfig:
+    """The validated :class:`SRTrainConfig` of ``llara sr train``'s arguments; an option left out
+    (``None``) keeps the config's own default. A bad value is one LlaraError naming the field."""
     from pydantic import ValidationError
-    from rich.console import Console
 
-    from llara_core.data.dataset import Dataset
     from llara_core.slots import ITEM_ENCODERS
-    from llara_core.sr.trainer import SRTrainConfig, train_item_encoder
+    from llara_core.sr.trainer import SRTrainConfig
 
     params = _parse_params(args.param)
     if args.model not in ITEM_ENCODERS:
         raise LlaraError(ITEM_ENCODERS.unknown_message(args.model))
+    # --min-history absent: the config's default (its field takes no None)
+    min_history = {} if args.min_history is None else {"min_history": args.min_history}
     try:
         ITEM_ENCODERS.validate_params(args.model, params)
-        cfg = SRTrainConfig(
+        return SRTrainConfig(
             model=args.model, params=params, epochs=args.epochs, lr=args.lr,
             weight_decay=args.weight_decay, batch_size=args.batch_size, patience=args.patience,
             schedule=args.schedule, monitor=args.monitor,
-            seed=args.seed, min_history=args.min_history, val_candidates=args.val_candidates,
+            seed=args.seed, val_candidates=args.val_candidates,
             val_seeds=_parse_seeds(args.val_seeds, '--val-seeds'), accelerator=args.accelerator, max_minutes=args.max_minutes,
             threads=args.threads or None,
             progress=not args.no_progress,
+            **min_history,
         )
     except ValidationError as exc:
         raise LlaraError(_one_line(exc, "")) from exc
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from llara_core.data.dataset import Dataset
+    from llara_core.sr.trainer import train_item_encoder
+
+    cfg = train_config(args)
     dataset = Dataset.load(args.data)
     result = train_item_encoder(dataset, cfg, args.out)
     Console().print(
