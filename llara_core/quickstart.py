@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 
+from llara_core.fileio import atomic_open, atomic_write_json, atomic_write_text
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "text": {"name": "constant", "params": {"p": 0.0}},
     "hybrid": {"name": "constant", "params": {"p": 1.0}},
@@ -225,7 +227,8 @@ def plot_training(runs: dict[str, Path], out: Path, val_reference: dict[str, flo
     for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3)
     fig.legend(handles=handles, loc="outside right upper", fontsize=9, frameon=False)
-    fig.savefig(out, dpi=100)
+    with atomic_open(out, "wb", encoding=None) as fh:
+        fig.savefig(fh, dpi=100, format="png")
     plt.close(fig)
     return out
 
@@ -261,7 +264,7 @@ def run_quickstart(out: Path, q: QuickstartConfig | None = None, console: Consol
     dataset.save(data_dir)
     dataset = Dataset.load(data_dir)
     titles = out / "titles.txt"
-    titles.write_text("\n".join(dataset.titles) + "\n", encoding="utf-8")
+    atomic_write_text(titles, "\n".join(dataset.titles) + "\n")
     counts = {s: signal.count(s) for s in SIGNAL_LABELS}
     console.print(
         f"{dataset.n_items} items; train {len(dataset.split('train'))}, val {len(dataset.split('val'))}, test {len(dataset.split('test'))} samples -> {data_dir}\n"
@@ -299,7 +302,7 @@ def run_quickstart(out: Path, q: QuickstartConfig | None = None, console: Consol
             shutil.rmtree(run_dir)
         raw = variant_config(q, variant, data_dir, sasrec, titles, run_dir)
         (out / "configs").mkdir(exist_ok=True)
-        (out / "configs" / f"{variant}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        atomic_write_text(out / "configs" / f"{variant}.yaml", yaml.safe_dump(raw, sort_keys=False))
         t0, c0 = time.perf_counter(), time.process_time()
         train(validate_config(raw), run_dir, console)
         timings[f"{variant}_train_s"], timings[f"{variant}_train_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
@@ -322,7 +325,7 @@ def run_quickstart(out: Path, q: QuickstartConfig | None = None, console: Consol
         "config": q.model_dump(), "table": rows, "by_signal": by_signal, "reading": read, "validation": validation,
         "val_reference": val_reference, "test_signal_counts": counts, "timings_s": timings, "plot": str(plot),
     }
-    (out / "results.json").write_text(json.dumps({**summary, "llara": results}, indent=1) + "\n")
+    atomic_write_json(out / "results.json", {**summary, "llara": results}, indent=1)
     print_table(console, rows, q)
     print_breakdown(console, by_signal)
     print_reading(console, read)

@@ -32,8 +32,7 @@ def toy_run(tmp_path_factory):
 
 
 def test_quickstart_runs_end_to_end_at_toy_size(toy_run):
-    out, summary, _, seconds = toy_run
-    assert seconds < 60
+    out, summary, _, _ = toy_run  # its time is the benchmarks' business, not a unit test's
     methods = [r["method"] for r in summary["table"]]
     assert methods == ["popularity", SASREC, *LABELS.values()]
     for row in summary["table"]:
@@ -42,6 +41,7 @@ def test_quickstart_runs_end_to_end_at_toy_size(toy_run):
     results = json.loads((out / "results.json").read_text())
     assert set(results["llara"]) == {"text", "hybrid", "curriculum"}
     assert results["timings_s"]["total_cpu_s"] > 0
+    assert not [p.name for p in out.rglob(".*.tmp-*")]  # every file written whole (temp, fsync, rename)
     # the variants differ only in their curriculum
     configs = {v: yaml.safe_load((out / "configs" / f"{v}.yaml").read_text()) for v in results["llara"]}
     for cfg in configs.values():

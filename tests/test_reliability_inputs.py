@@ -535,6 +535,22 @@ def _(c: Ctx) -> str:
     return c.api(lambda: model.recommend(history=[1, 2, 3], candidates=[5, 8, 5]))
 
 
+@case("api-recommend-one-candidate")
+def _(c: Ctx) -> str:
+    from llara_core.model.compose import load_run
+
+    model = load_run(c.run)
+    return c.api(lambda: model.recommend(history=[1, 2, 3], candidates=[5]))
+
+
+@case("api-recommend-history-longer-than-the-window")
+def _(c: Ctx) -> str:
+    from llara_core.model.compose import load_run
+
+    model = load_run(c.run)
+    return c.api(lambda: model.recommend(history=list(range(11)), candidates=[20, 21]))
+
+
 @case("api-recommend-item-outside-the-catalogue")
 def _(c: Ctx) -> str:
     from llara_core.model.compose import load_run

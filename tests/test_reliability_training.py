@@ -180,7 +180,8 @@ def test_fit_refuses_a_folder_that_holds_a_run_and_resume_refuses_nothing_twice(
     assert _tree_digest(tmp_path / "run") == before
 
 
-def test_a_non_finite_loss_stops_names_the_step_and_keeps_the_last_good_checkpoint(llara_world, tmp_path, monkeypatch):
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_a_non_finite_loss_stops_names_the_step_and_keeps_the_last_good_checkpoint(llara_world, tmp_path, monkeypatch, bad):
     from llara_core.training.trainer import LLaRARecipe
 
     calls = {"n": 0}
@@ -189,10 +190,10 @@ def test_a_non_finite_loss_stops_names_the_step_and_keeps_the_last_good_checkpoi
     def loss(self, fmodel, batch):
         calls["n"] += 1
         value = original(self, fmodel, batch)
-        return value * float("nan") if calls["n"] == 3 else value
+        return value + float(bad) if calls["n"] == 3 else value
 
     monkeypatch.setattr(LLaRARecipe, "loss", loss)
-    with pytest.raises(LlaraError, match=r"the training loss became nan at step 3; lower the learning rate") as err:
+    with pytest.raises(LlaraError, match=rf"the training loss became {bad} at step 3; lower the learning rate") as err:
         train(world_config(llara_world, max_steps=6, checkpoint_every=2), tmp_path / "run", _console()[0])
     assert "\n" not in str(err.value)
     assert _step(tmp_path / "run") == 2  # the checkpoint before the bad step
