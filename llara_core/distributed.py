@@ -67,10 +67,29 @@ def gather_objects(fabric: Any, value: Any) -> list[Any]:
     return parts
 
 
+def agree_max(fabric: Any, values: Sequence[int]) -> list[int]:
+    """The element-wise maximum of ``values`` over every rank (``list(values)`` with one process).
+    A collective: every rank must call it at the same point, as the loop does at each optimiser
+    step boundary so that a stop seen by one rank (a signal, a clock) is taken by all."""
+    _, world = world_of(fabric)
+    if world == 1:
+        return [int(v) for v in values]
+    import torch
+
+    flags = torch.tensor([int(v) for v in values], dtype=torch.int64, device=fabric.device)
+    return [int(v) for v in fabric.all_reduce(flags, reduce_op="max").tolist()]
+
+
+#: the variables in which launchers give a process its place: Fabric's subprocess launcher and
+#: torchrun (``RANK``, ``LOCAL_RANK``, ``NODE_RANK``), SLURM's ``srun`` (``SLURM_PROCID``,
+#: ``SLURM_LOCALID``, ``SLURM_NODEID``)
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID")
+
+
 def launched_child() -> bool:
-    """True in a process that a launcher started as a rank other than the global zero (Fabric's
-    subprocess launcher, torchrun, SLURM set ``LOCAL_RANK``/``NODE_RANK``/``RANK``): such a
-    process must not write the run folder's config; the global-zero process already did."""
+    """True in a process that a launcher started as a rank other than the global zero (any of
+    :data:`RANK_VARIABLES` set and not 0): such a process must not write the run folder's config
+    nor report; the global-zero process does."""
     import os
 
-    return any(os.environ.get(var, "0") not in ("", "0") for var in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    return any(os.environ.get(var, "0").strip() not in ("", "0") for var in RANK_VARIABLES)

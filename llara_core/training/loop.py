@@ -14,7 +14,6 @@ The global optimiser step is the loop's: recipes that need it (the curriculum) r
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,11 +34,12 @@ from rich.progress import (
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
+from llara_core.distributed import agree_max, gather_objects
 from llara_core.errors import LlaraError
+from llara_core.fileio import atomic_write_json
 from llara_core.training.data import EpochSampler, collate_raw
 from llara_core.training.metrics_log import MetricsLog
 from llara_core.training.schedule import warmup_cosine
-from llara_core.distributed import gather_objects
 from llara_core.training.state_io import load_checkpoint, rng_snapshot, save_checkpoint
 
 LAST, BEST = "last", "best"
@@ -104,6 +104,14 @@ class LoopSettings:
     lengths: Callable[[int], Sequence[int]] | None = None
 
 
+def saved_global_batch(state: dict[str, Any]) -> tuple[int, int] | None:
+    """(per-device batch, processes) a checkpoint's trainer state was saved with; None for a
+    checkpoint from before llara recorded them."""
+    if isinstance(state.get("batch_size"), int) and isinstance(state.get("world_size"), int):
+        return state["batch_size"], state["world_size"]
+    return None
+
+
 def _optimizer(settings: LoopSettings, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
     if not params:
         raise LlaraError("nothing to train: every parameter is frozen")
@@ -133,11 +141,14 @@ class TrainLoop:
         self.state: dict[str, Any] = {
             "global_step": 0, "epoch": 0, "micro_in_epoch": 0, "best": None, "best_step": None,
             "best_metrics": None, "bad_validations": 0, "stopped_early": False, "total_steps": self.total_steps,
+            "world_size": world, "batch_size": settings.batch_size,
         }
         self.log = MetricsLog(self.run_dir, tensorboard=fabric.is_global_zero)
-        #: set (e.g. by a signal handler) to stop at the next optimiser-step boundary after
-        #: writing ``last``; ``fit`` then returns with ``summary["interrupted"] = True``
+        #: set (e.g. by a signal handler, on any one rank) to stop at the next optimiser-step
+        #: boundary after writing ``last``; ``fit`` then returns with ``summary["interrupted"] = True``
         self.stop_requested = False
+        #: the number of the signal that asked to stop (reported in the summary as ``signal``)
+        self.stop_signal: int | None = None
 
     # ------------------------------------------------------------------ checkpoints
     def _raw_optimizer(self) -> torch.optim.Optimizer:
@@ -162,9 +173,21 @@ class TrainLoop:
             state.pop(key, None)
         if state["total_steps"] != self.total_steps:
             raise LlaraError(f"{folder}: the checkpoint plans {state['total_steps']} steps, this config {self.total_steps}")
-        self.state.update(state)
+        self._check_global_batch(folder, state)
+        self.state.update(state, world_size=self.fabric.world_size, batch_size=self.s.batch_size)
         if self.fabric.is_global_zero:
             self.log.truncate_after(self.state["global_step"])
+
+    def _check_global_batch(self, folder: Path, state: dict[str, Any]) -> None:
+        """A checkpoint continues only with the global batch it was trained with (per-device
+        batch × processes); :func:`saved_global_batch` says what it was."""
+        saved = saved_global_batch(state)
+        now = self.s.batch_size * self.fabric.world_size
+        if saved is not None and saved[0] * saved[1] != now:
+            raise LlaraError(
+                f"{folder}: saved under {saved[1]} process(es) × training.batch_size {saved[0]}, resumed under "
+                f"{self.fabric.world_size} × {self.s.batch_size}: the global batch would change from {saved[0] * saved[1]} to {now}"
+            )
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> bool:
@@ -184,6 +207,18 @@ class TrainLoop:
         return self.s.patience is not None and self.state["bad_validations"] >= self.s.patience
 
     # ------------------------------------------------------------------ loop
+    def _stop_decisions(self) -> tuple[bool, bool]:
+        """(interrupted, timed out), the same on every rank: a stop asked on one rank, or one
+        rank's clock past ``max_minutes``, stops them all at this step boundary (a rank that went
+        on alone would wait forever in the next checkpoint's or step's collectives). A
+        non-finite loss needs no vote: the loss checked is already the mean over the ranks."""
+        s = self.s
+        timed_out = s.max_minutes is not None and time.perf_counter() - self._start > s.max_minutes * 60
+        stop, signum, late = agree_max(self.fabric, [bool(self.stop_requested), self.stop_signal or 0, timed_out])
+        if stop:
+            self.stop_requested, self.stop_signal = True, signum or None
+        return bool(stop), bool(late)
+
     def _progress(self) -> Progress:
         return Progress(
             TextColumn(f"[bold]{self.recipe.name}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
@@ -290,14 +325,14 @@ class TrainLoop:
                         st["stopped_early"] = stop
                         self._t0 = time.perf_counter()
                     self._flush(progress, task)
-                    timed_out = s.max_minutes is not None and time.perf_counter() - self._start > s.max_minutes * 60
-                    interrupted = self.stop_requested
+                    interrupted, timed_out = self._stop_decisions()
                     if (s.checkpoint_every and step % s.checkpoint_every == 0) or step == self.total_steps or stop or interrupted:
                         self.save(LAST)
                     if interrupted:
                         if fabric.is_global_zero:
                             self.log.close()
-                        return {"global_step": step, "total_steps": self.total_steps, "interrupted": True, "checkpoint": str(self.run_dir / LAST)}
+                        return {"global_step": step, "total_steps": self.total_steps, "interrupted": True,
+                                "signal": self.stop_signal, "checkpoint": str(self.run_dir / LAST)}
                     if step >= self.total_steps or stop or (timed_out and last_of_epoch):
                         stop = stop or timed_out
                         epoch_done = last_of_epoch
@@ -321,5 +356,5 @@ class TrainLoop:
             **self.recipe.log_fields(),
         }
         if fabric.is_global_zero:
-            (self.run_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+            atomic_write_json(self.run_dir / SUMMARY, summary, indent=2)
         return summary

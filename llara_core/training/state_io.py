@@ -14,7 +14,6 @@ between the two renames) a complete ``NAME.tmp/`` and/or ``NAME.old/``, which
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 from collections.abc import Callable
@@ -23,8 +22,16 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from llara_core.errors import LlaraError
-from llara_core.fileio import atomic_write_json, fsync_dir, fsync_tree, read_json, read_safetensors, save_safetensors
+from llara_core.fileio import (
+    atomic_write_json,
+    fsync_dir,
+    fsync_tree,
+    read_json,
+    read_safetensors,
+    save_safetensors,
+)
 
 TRAINER_STATE = "trainer_state.json"
 
@@ -97,11 +104,6 @@ def recover_checkpoint(folder: Path) -> bool:
             fsync_dir(folder.parent)
             return True
     return False
-
-
-def rng_snapshot() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """This process's RNG states: torch (CPU, CUDA) as tensors, Python and NumPy as JSON."""
-    return _rng_state()
 
 
 def save_checkpoint(
