@@ -38,6 +38,7 @@ from llara_core.interfaces import ItemEncoder
 from llara_core.slots import ITEM_ENCODERS
 from llara_core.sr.checkpoint import WEIGHTS, load_state_strict, save_item_encoder
 from llara_core.sr.evaluate import encoder_scores
+from llara_core.training.data import with_min_history
 from llara_core.training.loop import BEST, LAST, LoopSettings, TrainLoop
 
 METRICS_LOG = "metrics.jsonl"
@@ -116,11 +117,7 @@ class _Rows(TorchDataset):
 
 
 def _train_tensors(dataset: Dataset, encoder: ItemEncoder, min_history: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    train = dataset.split("train")
-    keep = [i for i, h in enumerate(train.histories) if len(h) >= min_history]
-    if not keep:
-        raise DataError(f"{dataset.name}: no train row has at least {min_history} history items")
-    train = train.subset(keep) if len(keep) < len(train) else train
+    train = with_min_history(dataset.split("train"), min_history, dataset.name, "min_history")
     history, lengths = train.padded(encoder.history_len, encoder.pad_id)
     return history, lengths, torch.tensor(train.targets, dtype=torch.long)
 

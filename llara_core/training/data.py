@@ -16,6 +16,16 @@ from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import Sampler
 
 from llara_core.data import Split, draw_candidates
+from llara_core.errors import DataError
+
+
+def with_min_history(split: Split, min_history: int, dataset: str, field: str = "data.min_history") -> Split:
+    """The rows of ``split`` with at least ``min_history`` history items (``split`` itself when
+    all have); DataError naming ``dataset`` and the setting ``field`` when none has."""
+    keep = [i for i, h in enumerate(split.histories) if len(h) >= min_history]
+    if not keep:
+        raise DataError(f"{dataset}: no {split.name} row has at least {min_history} history items ({field})")
+    return split.subset(keep) if len(keep) < len(split) else split
 
 
 class CandidateSamples(TorchDataset):

@@ -26,7 +26,7 @@ from llara_core.interfaces import PromptMode, PromptSample
 from llara_core.model.backbone_setup import enable_gradient_checkpointing
 from llara_core.model.llara import LLaRA
 from llara_core.model.objectives import CandidateBatch
-from llara_core.training.data import CandidateSamples
+from llara_core.training.data import CandidateSamples, with_min_history
 from llara_core.training.loop import BEST, LAST, LoopSettings, TrainLoop
 from llara_core.training.memory_estimate import needs_checkpointing
 from llara_core.training.mode_chooser import ModeChooser
@@ -34,13 +34,17 @@ from llara_core.training.precision import resolve_precision
 
 __all__ = ["BEST", "LAST", "LLaRARecipe", "Trainer", "make_fabric"]
 
+RUN_INFO = "run_info.json"
+
 
 def make_fabric(cfg: ExperimentConfig):
     """Fabric for the configured accelerator, devices, strategy and (resolved) precision; the
-    chosen precision and why is in ``fabric.llara_precision``."""
+    chosen precision and why is in ``fabric.llara_precision``. A sharding strategy is refused
+    (:func:`check_replicated`)."""
     from lightning_fabric import Fabric
 
     t = cfg.training
+    check_replicated(t.strategy)
     precision, reason = resolve_precision(t.precision, t.accelerator)
     fabric = Fabric(accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=fabric_strategy(t.strategy), precision=precision)
     fabric.llara_precision = (precision, reason)
@@ -49,6 +53,28 @@ def make_fabric(cfg: ExperimentConfig):
 
 #: DDP launch methods and Fabric's names for them
 DDP_START = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork", "ddp_notebook": "fork"}
+
+
+def check_replicated(name: str) -> None:
+    """Refuse a strategy that shards parameters or optimiser state over the ranks (FSDP,
+    DeepSpeed, XLA FSDP, ...): llara's checkpoints are rank 0's copy of the trainable tensors and
+    of the optimiser state, complete only when every rank holds all of them (DDP and one device).
+    Gathering sharded state needs a GPU to test, which this build had not (docs/scaling.md)."""
+    from lightning_fabric.strategies import (
+        STRATEGY_REGISTRY,
+        DataParallelStrategy,
+        DDPStrategy,
+        SingleDeviceStrategy,
+    )
+
+    if name in ("auto", "single_device") or name not in STRATEGY_REGISTRY:
+        return
+    cls = STRATEGY_REGISTRY[name]["strategy"]  # exact classes: DeepSpeedStrategy derives from DDPStrategy
+    if cls not in (DDPStrategy, DataParallelStrategy) and not issubclass(cls, SingleDeviceStrategy):
+        raise LlaraError(
+            f"training.strategy {name!r} shards parameters or optimiser state over the ranks ({cls.__name__}); llara's "
+            "checkpoints (rank 0's copy) would be incomplete, so it trains only with ddp, ddp_spawn, ddp_fork or one device (docs/scaling.md)"
+        )
 
 
 def fabric_strategy(name: str) -> Any:
@@ -67,10 +93,7 @@ def train_split(dataset: Dataset, max_samples: int | None, min_history: int):
     train = dataset.split("train")
     if max_samples:
         train = train.subset(range(min(max_samples, len(train))))
-    keep = [i for i, h in enumerate(train.histories) if len(h) >= min_history]
-    if not keep:
-        raise LlaraError(f"{dataset.name}: no train row has at least {min_history} history items (data.min_history)")
-    return train.subset(keep) if len(keep) < len(train) else train
+    return with_min_history(train, min_history, dataset.name)
 
 
 class LLaRARecipe:
@@ -172,18 +195,27 @@ class LLaRARecipe:
 
     @torch.no_grad()
     def validation_loss(self, mode: PromptMode) -> float:
+        """The val split's loss: the mean over batches of ``training.batch_size`` samples (in
+        order) of each batch's answer-token loss, weighted by its size. Several ranks each run
+        their share of the batches through the strategy's wrapper and gather the rest, so every
+        rank gets the single-process value."""
         from llara_core.data import ensure_candidates
+        from llara_core.distributed import sharded_map
 
-        d = self.cfg.data
+        d, bs = self.cfg.data, self.t.batch_size
         cands, _ = ensure_candidates(self.dataset, "val", d.n_candidates, d.candidate_seed)
         val = self.dataset.split("val")
         n = len(val) if self.t.val_samples is None else min(self.t.val_samples, len(val))
-        self.model.eval()
-        losses = []
-        for s in range(0, n, self.t.batch_size):
-            samples = [PromptSample(val.histories[i][-10:], tuple(cands[i]), val.targets[i]) for i in range(s, min(n, s + self.t.batch_size))]
+        forward = self.fmodel or self.model
+
+        def batch_loss(b: int) -> float:
+            rows = range(b * bs, min(n, (b + 1) * bs))
+            samples = [PromptSample(val.histories[i][-10:], tuple(cands[i]), val.targets[i]) for i in rows]
             batch = self.model.encode(self.model.build_prompts(samples, mode), with_answers=True)
-            losses.append(float((self.fmodel or self.model)(batch)) * len(samples))
+            return float(forward(batch)) * len(samples)
+
+        self.model.eval()
+        losses = sharded_map(self.fabric if self.world_size > 1 else None, -(-n // bs), lambda idx: [batch_loss(b) for b in idx])
         self.model.train()
         return sum(losses) / n
 
@@ -256,13 +288,15 @@ class Trainer:
         self.loop.resume(folder)
 
     def fit(self) -> dict[str, Any]:
-        import json
+        """Train (see :class:`TrainLoop`); rank 0 prints the set-up notes and the effective batch
+        and writes them to ``run_info.json`` (atomically)."""
+        from llara_core.fileio import atomic_write_json
 
         fabric, t = self.fabric, self.cfg.training
         if fabric.is_global_zero:
-            for note in self.recipe.notes:
+            effective = t.batch_size * fabric.world_size * t.grad_accum
+            notes = [*self.recipe.notes, f"effective batch {effective} ({t.batch_size} per device × {fabric.world_size} process(es) × {t.grad_accum} accumulation)"]
+            for note in notes:
                 self.loop.console.print(note, highlight=False)
-            info = {"notes": self.recipe.notes, "objective": t.objective, "effective_batch": t.batch_size * fabric.world_size * t.grad_accum}
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+            atomic_write_json(self.run_dir / RUN_INFO, {"notes": notes, "objective": t.objective, "effective_batch": effective})
         return self.loop.fit()
