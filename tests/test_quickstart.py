@@ -13,7 +13,14 @@ import yaml
 from rich.console import Console
 
 from llara_core.data.synthetic import synthetic_truth
-from llara_core.quickstart import LABELS, SASREC, QuickstartConfig, breakdown, reading, run_quickstart
+from llara_core.quickstart import (
+    LABELS,
+    SASREC,
+    QuickstartConfig,
+    breakdown,
+    reading,
+    run_quickstart,
+)
 
 TOY = dict(
     n_items=60, n_train_users=40, n_val_users=12, n_test_users=12, sr_epochs=1, steps=4, batch_size=4, val_every=2,
