@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     launch = p.add_argument_group("launch (Fabric; also with --resume: a run saved under N processes resumes under M)")
     launch.add_argument("--accelerator", help="cpu, cuda, gpu, mps, auto (training.accelerator)")
     launch.add_argument("--devices", help="devices per node: a count, 'auto', or ids like 0,1 (training.devices)")
-    launch.add_argument("--strategy", help="Fabric strategy: auto, ddp, ddp_spawn, fsdp, deepspeed, ... (training.strategy)")
+    launch.add_argument("--strategy", help="Fabric strategy: auto, ddp, ddp_spawn, ddp_fork (training.strategy; "
+                        "sharding ones such as fsdp are refused: docs/scaling.md)")
     launch.add_argument("--num-nodes", type=int, help="machines (training.num_nodes)")
     add_threads_argument(p)
     p.set_defaults(func=run)

@@ -15,6 +15,10 @@ Reliability guarantees (tested in ``tests/test_reliability_training.py``):
 - **Resume is exact and says where it continues**; a finished run is not touched again
   ("already finished at step N; nothing to do").
 - **Out of memory** is one error saying what to lower.
+
+Several processes (docs/scaling.md): ``ddp`` and external launchers (torchrun, SLURM) run the
+training in this process as one rank; ``ddp_spawn``/``ddp_fork`` run it in worker processes
+that this one waits for. Stops are taken by all ranks together; rank 0 alone writes and reports.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from llara_core.errors import LlaraError, OutOfMemoryError, is_out_of_memory
 from llara_core.model.compose import build_llara, read_run_config, write_run_config
 from llara_core.model.llara import LLaRA
 from llara_core.training.loop import BEST, LAST, SUMMARY
-from llara_core.training.trainer import Trainer, make_fabric
+from llara_core.training.trainer import Trainer, check_replicated, make_fabric
 
 #: what makes a folder hold a run (a config alone does not: nothing was trained yet)
 RUN_MARKERS = (LAST, BEST, "metrics.jsonl", SUMMARY)
@@ -94,6 +98,7 @@ def train(cfg: ExperimentConfig, run_dir: Path | None = None, console: Console |
 
     if launched_child():  # a DDP rank started by the launcher: rank 0 checked and wrote the folder
         return _fit(cfg, run_dir, False, console, model, dataset)
+    check_replicated(cfg.training.strategy)  # before anything is written
     marker = existing_run(run_dir)
     if marker is not None:
         raise LlaraError(
@@ -126,7 +131,35 @@ def resume(run_dir: Path, console: Console | None = None, launch: dict[str, Any]
     for name in (LAST, BEST) if not launched_child() else ():
         if recover_checkpoint(run_dir / name):
             console.print(f"{run_dir / name}: put back from the copy a killed save left", highlight=False)
+    check_encoder_unchanged(cfg, run_dir / LAST)
     return _fit(cfg, run_dir, True, console)
+
+
+def check_encoder_unchanged(cfg: ExperimentConfig, last: Path) -> None:
+    """Refuse to resume when the item encoder folder the config names (``item_encoder.checkpoint``)
+    no longer holds the encoder the checkpoint ``last`` was trained with (its sha256 is in the
+    artefact's manifest): the rest of the run would train against another encoder."""
+    from llara_core.model.artefact import (
+        ENCODER_DIR,
+        ArtefactMismatchError,
+        is_artefact,
+        read_manifest,
+        sha256_file,
+    )
+    from llara_core.sr.checkpoint import WEIGHTS
+
+    source = cfg.item_encoder.checkpoint
+    if source is None or not is_artefact(last):
+        return
+    recorded = (read_manifest(last).get("item_encoder") or {}).get("source_sha256")
+    weights = Path(source) / WEIGHTS
+    now = sha256_file(weights) if weights.is_file() else None
+    if recorded and now != recorded:
+        held = f"now holds sha256 {now[:12]}" if now else f"has no {WEIGHTS} any more"
+        raise ArtefactMismatchError(
+            f"{source}: the item encoder folder {held}, but {last.parent} was trained with sha256 {recorded[:12]}; "
+            f"put that encoder back (a copy is in {last / ENCODER_DIR}) or start a new run"
+        )
 
 
 class _StopOnSignals:
@@ -147,7 +180,7 @@ class _StopOnSignals:
         if self.received is not None and signum == getattr(signal, "SIGINT", None):
             raise KeyboardInterrupt
         self.received = signum
-        self.trainer.loop.stop_requested = True
+        self.trainer.loop.stop_requested, self.trainer.loop.stop_signal = True, signum
         name = signal.Signals(signum).name
         self.console.print(
             f"{name} received: stopping after the current step and saving {self.run_dir / LAST} "
@@ -189,11 +222,85 @@ def _explain_out_of_memory(cfg: ExperimentConfig, trainer: Trainer, run_dir: Pat
 
 
 def _fit(cfg: ExperimentConfig, run_dir: Path, resume_run: bool, console: Console | None, model: LLaRA | None = None, dataset: Dataset | None = None) -> dict[str, Any]:
+    """Launch the processes of ``cfg.training`` (Fabric) and train in each; returns rank 0's
+    summary. Spawn-type strategies (ddp_spawn, ddp_fork, ddp_notebook) run :func:`_fit_rank` in
+    fresh worker processes (see :func:`_launch_workers`); the others (ddp, torchrun, SLURM, one
+    device) run it in this process as rank 0 or as the rank a launcher made it."""
+    fabric = make_fabric(cfg)
+    if _spawns(fabric):
+        return _launch_workers(fabric, cfg, run_dir, resume_run, console, model, dataset)
+    return fabric.launch(_fit_rank, cfg, run_dir, resume_run, console, model, dataset)
+
+
+def _spawns(fabric: Any) -> bool:
+    from lightning_fabric.strategies.launchers.multiprocessing import _MultiProcessingLauncher
+
+    return isinstance(getattr(fabric.strategy, "launcher", None), _MultiProcessingLauncher)
+
+
+def _launch_workers(fabric: Any, cfg: ExperimentConfig, run_dir: Path, resume_run: bool, console: Console | None, model: LLaRA | None, dataset: Dataset | None) -> dict[str, Any]:
+    """Run :func:`_fit_rank` in Fabric's worker processes and return rank 0's summary.
+
+    The workers print to this process's terminal (a ``spawn`` worker gets a console of its own: a
+    console does not pickle). This process waits: it forwards SIGTERM to the workers, which stop at
+    the next step boundary, and ignores SIGINT, which a terminal's Ctrl-C delivers to the workers
+    itself. A LlaraError in a worker is raised here as the same one-line message. A ``model`` given
+    (``LLaRA.fit``) is trained in the workers and then takes the weights of ``last/`` here."""
+    import multiprocessing
+
+    start = getattr(fabric.strategy.launcher, "_start_method", "spawn")
+    errors = multiprocessing.get_context(start).SimpleQueue()
+    try:
+        with _forward_signals():
+            summary = fabric.launch(_worker, errors, cfg, run_dir, resume_run, None if start == "spawn" else console, model, dataset)
+    except Exception:
+        if not errors.empty():
+            raise LlaraError(errors.get()) from None
+        raise
+    if model is not None and (run_dir / LAST).is_dir():
+        from llara_core.model.artefact import read_weights
+
+        read_weights(model, run_dir / LAST)
+    return summary
+
+
+def _worker(fabric: Any, errors: Any, *args: Any) -> dict[str, Any]:
+    """:func:`_fit_rank` in a worker process, its LlaraError message put in ``errors`` for the parent."""
+    try:
+        return _fit_rank(fabric, *args)
+    except LlaraError as exc:
+        errors.put(str(exc))
+        raise
+
+
+@contextlib.contextmanager
+def _forward_signals() -> Iterator[None]:
+    """While workers run: SIGTERM goes on to them, SIGINT is left to them (see :func:`_launch_workers`)."""
+    import multiprocessing
+
+    def forward(signum: int, frame: Any) -> None:
+        for child in multiprocessing.active_children():
+            with contextlib.suppress(OSError):
+                os.kill(child.pid, signum)
+
+    handlers = {getattr(signal, "SIGTERM", None): forward, getattr(signal, "SIGINT", None): signal.SIG_IGN}
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, h) for s, h in handlers.items() if s is not None}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _fit_rank(fabric: Any, cfg: ExperimentConfig, run_dir: Path, resume_run: bool, console: Console | None, model: LLaRA | None = None, dataset: Dataset | None = None) -> dict[str, Any]:
+    """One rank's part of a run: data, model, preflight (reported by rank 0), training."""
     from llara_core.training.preflight import preflight, summary_line
 
     console = console or Console()
-    fabric = make_fabric(cfg)
-    fabric.launch()
+    if resume_run:
+        cfg = _keep_global_batch(cfg, run_dir / LAST, fabric.world_size, console if fabric.is_global_zero else None)
     dataset = dataset if dataset is not None else Dataset.load(cfg.data.path)
     model = model if model is not None else build_llara(cfg, dataset)
     report = preflight(model, dataset, cfg)
@@ -210,19 +317,56 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume_run: bool, console: Consol
         model.warn_context = warn
 
 
+def _keep_global_batch(cfg: ExperimentConfig, last: Path, world: int, console: Console | None) -> ExperimentConfig:
+    """``cfg`` with the per-device ``training.batch_size`` that keeps the global batch of the
+    checkpoint ``last`` under ``world`` processes (the same samples in every optimiser step, the
+    same curriculum draws and schedule: the run continues as it would have). LlaraError when
+    ``world`` does not divide it; ``cfg`` itself when nothing changes or nothing was saved yet."""
+    from llara_core.training.loop import saved_global_batch
+    from llara_core.training.state_io import read_trainer_state
+
+    if not last.is_dir():
+        return cfg
+    state = read_trainer_state(last)
+    per_device, saved_world = saved_global_batch(state) or (cfg.training.batch_size, int(state.get("rng", {}).get("world_size", 1)))
+    global_batch = per_device * saved_world
+    if global_batch % world:
+        raise LlaraError(
+            f"{last}: saved under {saved_world} process(es) × training.batch_size {per_device}; {world} processes cannot share "
+            f"its global batch of {global_batch} evenly: resume with a number of processes (devices × num_nodes) that divides {global_batch}"
+        )
+    if global_batch // world == cfg.training.batch_size:
+        return cfg
+    if console is not None:
+        console.print(
+            f"resuming under {world} process(es): training.batch_size {global_batch // world} per device (saved: {per_device} "
+            f"under {saved_world}) keeps the global batch of {global_batch}",
+            highlight=False,
+        )
+    raw = cfg.model_dump(mode="json")
+    raw["training"]["batch_size"] = global_batch // world
+    return type(cfg).model_validate(raw)
+
+
+def _continue(trainer: Trainer, run_dir: Path, console: Console) -> None:
+    """Put ``trainer`` where the run stopped (its ``last`` checkpoint, or step 0 without one);
+    rank 0 alone says where and trims the metrics log."""
+    zero = trainer.fabric.is_global_zero
+    if (run_dir / LAST).is_dir():
+        trainer.resume()
+        where = f"resuming {run_dir} from step {trainer.state['global_step']} of {trainer.total_steps} (checkpoint {run_dir / LAST})"
+    else:
+        if zero:
+            trainer.loop.log.truncate_after(0)
+        where = f"{run_dir}: no checkpoint was saved yet; starting again from step 0 of {trainer.total_steps}"
+    if zero:
+        console.print(where, highlight=False)
+
+
 def _train(cfg: ExperimentConfig, run_dir: Path, resume_run: bool, console: Console, fabric: Any, model: LLaRA, dataset: Dataset) -> dict[str, Any]:
     trainer = Trainer(model, dataset, cfg, run_dir, fabric, console)
     if resume_run:
-        if (run_dir / LAST).is_dir():
-            trainer.resume()
-            console.print(
-                f"resuming {run_dir} from step {trainer.state['global_step']} of {trainer.total_steps} "
-                f"(checkpoint {run_dir / LAST})",
-                highlight=False,
-            )
-        else:
-            trainer.loop.log.truncate_after(0)
-            console.print(f"{run_dir}: no checkpoint was saved yet; starting again from step 0 of {trainer.total_steps}", highlight=False)
+        _continue(trainer, run_dir, console)
     stopper = _StopOnSignals(trainer, console, run_dir)
     try:
         with stopper, _explain_out_of_memory(cfg, trainer, run_dir):
@@ -230,10 +374,13 @@ def _train(cfg: ExperimentConfig, run_dir: Path, resume_run: bool, console: Cons
     except KeyboardInterrupt:
         last = run_dir / LAST
         where = f"the last checkpoint is {last}; resume with: {resume_command(run_dir)}" if last.is_dir() else "no checkpoint was saved yet"
-        console.print(f"aborted at step {trainer.state['global_step']} without saving; {where}", highlight=False)
+        if fabric.is_global_zero:
+            console.print(f"aborted at step {trainer.state['global_step']} without saving; {where}", highlight=False)
         raise
     if summary.get("interrupted"):
-        summary["signal"] = signal.Signals(stopper.received).name if stopper.received else None
+        signum = stopper.received or summary.get("signal")  # the signal may have reached another rank only
+        summary["signal"] = signal.Signals(signum).name if signum else None
+    if summary.get("interrupted") and fabric.is_global_zero:
         console.print(
             f"interrupted at step {summary['global_step']}; checkpoint saved in {run_dir / LAST}; "
             f"resume with: {resume_command(run_dir)}",
