@@ -57,20 +57,19 @@ DDP_START = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork", "ddp_note
 
 def check_replicated(name: str) -> None:
     """Refuse a strategy that shards parameters or optimiser state over the ranks (FSDP,
-    DeepSpeed, XLA FSDP, ...): llara's checkpoints are rank 0's copy of the trainable tensors and
-    of the optimiser state, complete only when every rank holds all of them (DDP and one device).
+    DeepSpeed, XLA FSDP, model parallel): llara's checkpoints are rank 0's copy of the trainable
+    tensors and of the optimiser state, complete only when every rank holds all of them.
     Gathering sharded state needs a GPU to test, which this build had not (docs/scaling.md)."""
     from lightning_fabric.strategies import (
         STRATEGY_REGISTRY,
-        DataParallelStrategy,
-        DDPStrategy,
-        SingleDeviceStrategy,
+        DeepSpeedStrategy,
+        FSDPStrategy,
+        ModelParallelStrategy,
+        XLAFSDPStrategy,
     )
 
-    if name in ("auto", "single_device") or name not in STRATEGY_REGISTRY:
-        return
-    cls = STRATEGY_REGISTRY[name]["strategy"]  # exact classes: DeepSpeedStrategy derives from DDPStrategy
-    if cls not in (DDPStrategy, DataParallelStrategy) and not issubclass(cls, SingleDeviceStrategy):
+    cls = STRATEGY_REGISTRY[name]["strategy"] if name in STRATEGY_REGISTRY else None
+    if cls is not None and issubclass(cls, (FSDPStrategy, DeepSpeedStrategy, XLAFSDPStrategy, ModelParallelStrategy)):
         raise LlaraError(
             f"training.strategy {name!r} shards parameters or optimiser state over the ranks ({cls.__name__}); llara's "
             "checkpoints (rank 0's copy) would be incomplete, so it trains only with ddp, ddp_spawn, ddp_fork or one device (docs/scaling.md)"
