@@ -126,6 +126,17 @@ def machine_lines(machine: dict[str, Any]) -> list[str]:
     ]
 
 
+def gpu_lines(gpu: dict[str, Any] | None) -> list[str]:
+    """The GPU section: ``benchmarks/gpu.py``'s JSON when one was added to the document under
+    ``"gpu"`` (its ``gpu`` field names the card), else a line saying it was not run."""
+    out = ["## GPU", "", "`python benchmarks/gpu.py --out gpu-benchmark.json` (a CUDA GPU, < 5 minutes): a LoRA step and "
+           "one-pass scoring of random-weight Llama-shaped models at SmolLM2's shape and a ~1.2B shape, bf16, SDPA; "
+           "tokens/s and model-FLOPs utilisation against the matmul rate it measures on the same card.", ""]
+    if not gpu:
+        return out + ["Not run yet: no GPU was lent to the sessions that built and measured this suite.", ""]
+    return out + [f"Measured on {gpu.get('gpu', '?')}:", "", "```json", json.dumps(gpu, indent=1), "```", ""]
+
+
 def render(doc: dict[str, Any], notes: dict[str, str]) -> str:
     run = doc.get("last_run", {})
     results = list(doc.get("results", {}).values())
@@ -185,7 +196,7 @@ def render(doc: dict[str, Any], notes: dict[str, str]) -> str:
     for r in missed:
         out += [f"### {r['id']}", "", f"Target: {r['target']['text']}; measured: {_headline(r)}.", ""]
         out += [notes.get(r["id"]) or PLACEHOLDER.format(rid=r["id"]), ""]
-    out += ["## Skipped", ""]
+    out += [*gpu_lines(doc.get("gpu")), "## Skipped", ""]
     skipped = doc.get("skipped", {})
     out += [f"- `{nodeid}`: {reason}" for nodeid, reason in skipped.items()] or ["Nothing was skipped."]
     out.append("")
