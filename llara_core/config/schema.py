@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-
 #: Fabric's strategy names (lightning_fabric STRATEGY_REGISTRY plus the built-in aliases), listed
 #: here so that validating a config imports no Lightning; a test keeps the list equal to Fabric's.
 FABRIC_STRATEGIES = (

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from llara_core.data import Dataset, ensure_candidates
-from llara_core.errors import LlaraError
 from llara_core.distributed import sharded_map
+from llara_core.errors import LlaraError
 from llara_core.evaluation.behaviour_swap import swap_behaviour as swap_behaviour_of
 from llara_core.evaluation.candidate_scoring import samples_with_candidates, score_shards
 from llara_core.evaluation.matching import match_answer
@@ -155,7 +155,7 @@ def evaluate(
                     r["score_top"] = int(s.candidates[int(np.argmax(sc))])
             if mode in ("generate", "both"):
                 t0 = time.perf_counter()
-                answers = sharded_map(fabric, len(prompts), lambda idx: model.generate([prompts[i] for i in idx], max_new_tokens, batch_size))
+                answers = sharded_map(fabric, len(prompts), lambda idx, prompts=prompts: model.generate([prompts[i] for i in idx], max_new_tokens, batch_size))
                 timing["generate_s"] += time.perf_counter() - t0
                 per, gen_rows = _generation_per_sample(answers, samples, titles)
                 generation.append(per)
