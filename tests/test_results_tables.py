@@ -40,7 +40,8 @@ def test_export_table_pairs_and_rescorings(make_tables, tmp_path):
     write(runs / "a" / "train_summary.json", {"global_step": 7})
     write(runs / "a" / "last" / "model.safetensors", {})  # a checkpoint: never exported
     write(runs / "b" / "eval.json", result([0, 1], [[0, 1, 0, 0], [0, 1, 0, 0]]))
-    make_tables.main([str(results), "--export", str(runs), "--pairs", "a:b"])
+    write(runs / "c" / "eval.json", result([1, 2], [[1, 1, 1, 1], [0, 0, 0, 0]]))
+    make_tables.main([str(results), "--export", str(runs), "--pairs", "a:b,a:c"])
 
     assert sorted(p.name for p in (results / "a").iterdir()) == ["eval-generate.json", "eval-swap.json", "eval.json", "train_summary.json"]
     text = (results / "table.md").read_text()
@@ -49,7 +50,9 @@ def test_export_table_pairs_and_rescorings(make_tables, tmp_path):
     assert "| 0.750 [" in text and "| 0.250 [0.000, 0.750] | 7 (56) |" in text
     assert "| a | **0.375** [" in text and "(0.250–0.500)" in text and "| 7 (56) |" in text
     # a - b per sample (seed-averaged): [1, 0.5, 0, 0] - [0, 1, 0, 0] -> mean +0.125
-    assert "| a − b | +0.125 [" in text
+    assert "| a − b | 0,1 | +0.125 [" in text
+    # a - c on their one shared seed (1): [1, 0, 0, 0] - [1, 1, 1, 1] -> -0.750
+    assert "| a − c | 1 | -0.750 [" in text
     # the swap re-scoring is paired with row a's own seed 0 only: 0.0 against 0.5
     swap = next(line for line in text.splitlines() if "--swap-behaviour" in line)
     assert "seeds 0 |" in swap and "| 0.000 [0.000, 0.000] | 0.500 | -0.500 [" in swap

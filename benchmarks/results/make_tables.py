@@ -85,6 +85,7 @@ def row_stats(folder: Path) -> dict[str, Any] | None:
     result = json.loads(path.read_text())
     out: dict[str, Any] = {"scoring": {}, "generation": {}}
     seeds = per_sample(result, "scoring")
+    out["seeds"], out["per_seed"] = [int(x) for x in result["seeds"]], seeds
     for m in SCORING:
         out["scoring"][m] = summary(seeds, m)
     gen = per_sample(result, "generation")
@@ -124,11 +125,20 @@ def table(results: Path) -> tuple[str, dict[str, Any]]:
 
 
 def paired(rows: dict[str, Any], pairs: list[tuple[str, str]], metric: str = "hr@1") -> str:
-    lines = [f"| {metric} difference | mean [95% CI] | P(not better) |", "|---|---|---|"]
+    """Paired differences of ``metric`` on the candidate seeds both rows were evaluated on (the
+    same users with the same candidate sets), each sample's value averaged over those seeds."""
+    lines = [f"| {metric} difference | candidate seeds | mean [95% CI] | P(not better) |", "|---|---|---|---|"]
     for a, b in pairs:
         if a in rows and b in rows:
-            d = paired_difference(rows[a]["scoring"][metric]["avg"], rows[b]["scoring"][metric]["avg"])
-            lines.append(f"| {a} − {b} | {d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] | {d['p_not_greater']:.3f} |")
+            shared = [x for x in rows[a]["seeds"] if x in rows[b]["seeds"]]
+            if not shared:
+                continue
+            avg = {n: np.mean([rows[n]["per_seed"][rows[n]["seeds"].index(x)][metric] for x in shared], axis=0) for n in (a, b)}
+            d = paired_difference(avg[a], avg[b])
+            lines.append(
+                f"| {a} − {b} | {','.join(map(str, shared))} | {d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] | "
+                f"{d['p_not_greater']:.3f} |"
+            )
     return "\n".join(lines)
 
 
