@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", type=Path, metavar="RUNS_FOLDER")
     parser.add_argument("--out", type=Path, help="markdown file (default: RESULTS/table.md)")
     parser.add_argument("--pairs", default="", help="comma-separated a:b row pairs for paired differences")
+    parser.add_argument("--pair-metrics", default="hr@1", help="comma-separated metrics of the paired differences (hr@1, hr@5, ndcg@5, mrr)")
     parser.add_argument("--curves", default="", help="comma-separated rows for the learning-curve plot")
     args = parser.parse_args(argv)
     if args.export:
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = [text]
     pairs = [tuple(p.split(":")) for p in args.pairs.split(",") if p]
     if pairs:
-        parts.append(paired(rows, pairs))
+        parts += [paired(rows, pairs, m) for m in args.pair_metrics.split(",")]
     extra = rescorings(args.results, rows)
     if extra:
         parts.append(extra)
