@@ -64,3 +64,24 @@ def test_summary_matches_a_direct_computation(make_tables):
     s = make_tables.summary(seeds, "hr@1")
     assert s["mean"] == pytest.approx(np.mean([x["hr@1"].mean() for x in seeds]))
     assert s["min"] == min(x["hr@1"].mean() for x in seeds) and s["lo"] <= s["mean"] <= s["hi"]
+
+
+def test_more_seeds_are_pooled_and_a_mismatch_is_refused(make_tables, tmp_path):
+    manifest = {"checkpoint": "best", "config": {"seed": 0}}
+    first = {**result([0, 1], [[1, 0, 0, 0], [1, 1, 0, 0]]), "split": "test", "samples": 4, "manifest": manifest}
+    more = {**result([3], [[1, 1, 1, 1]]), "split": "test", "samples": 4, "manifest": manifest}
+    write(tmp_path / "runs" / "a" / "eval.json", first)
+    write(tmp_path / "runs" / "a" / "eval" / "test-score-more-seeds.json", more)
+    results = tmp_path / "results"
+    make_tables.main([str(results), "--export", str(tmp_path / "runs")])
+    row = make_tables.row_stats(results / "a")
+    # seed means 0.25, 0.5, 1.0 -> mean 0.583, range 0.25-1.0
+    assert row["seeds"] == [0, 1, 3]
+    assert row["scoring"]["hr@1"]["mean"] == pytest.approx(7 / 12) and row["scoring"]["hr@1"]["max"] == 1.0
+    # another checkpoint's seeds are not pooled, and neither is a seed scored twice
+    write(results / "a" / "eval-more-seeds.json", {**more, "manifest": {**manifest, "checkpoint": "last"}})
+    with pytest.raises(SystemExit, match="eval-more-seeds.json: cannot pool with eval.json: differs in manifest.checkpoint"):
+        make_tables.row_stats(results / "a")
+    write(results / "a" / "eval-more-seeds.json", {**more, "seeds": [1]})
+    with pytest.raises(SystemExit, match=r"seeds \[1\] in both"):
+        make_tables.row_stats(results / "a")

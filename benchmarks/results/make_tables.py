@@ -3,7 +3,8 @@
     python benchmarks/results/make_tables.py docs/results/lastfm [--out docs/results/lastfm/table.md]
 
 Each row folder under the given results folder holds the row's ``eval.json`` (per-sample values
-for every candidate seed), and for trained rows ``metrics.jsonl``, ``train_summary.json`` and
+for every candidate seed; seeds scored later from the same checkpoint may sit beside it in
+``eval-more-seeds.json`` and are pooled with them), and for trained rows ``metrics.jsonl``, ``train_summary.json`` and
 ``run_info.json``. Intervals are 95% percentile-bootstrap intervals of the seed-averaged
 per-sample values (2,000 resamples, seed 0), the same as ``llara evaluate`` and ``llara sr
 evaluate`` report; paired differences resample the same samples for both rows.
@@ -38,6 +39,10 @@ EXTRA_EVALS = {
 
 
 GENERATION = "eval-generate.json"  # generation columns, where eval.json has none (`--mode generate`)
+# more candidate seeds of the same checkpoint, scored later (`--seeds 3,4 --out eval/test-score-more-seeds.json`)
+MORE_SEEDS = ("eval-more-seeds.json", "eval/test-score-more-seeds.json")
+# what must agree between eval.json and the more-seeds file for their seeds to be pooled
+SAME_EVALUATION = ("split", "n_candidates", "prompt_mode", "samples", "template_index", "shuffles")
 
 
 def export(runs: Path, results: Path) -> None:
@@ -51,6 +56,7 @@ def export(runs: Path, results: Path) -> None:
                 sources["eval.json"] = row / "eval" / name
         sources.update({name: row / src for name, (src, _) in EXTRA_EVALS.items()})
         sources[GENERATION] = row / "eval" / "test-generate.json"
+        sources[MORE_SEEDS[0]] = row / MORE_SEEDS[1]
         for name, src in sources.items():
             if src.is_file():
                 (results / row.name).mkdir(parents=True, exist_ok=True)
@@ -78,14 +84,31 @@ def fmt(s: dict[str, float] | None) -> str:
     return f"**{s['mean']:.3f}** [{s['lo']:.3f}, {s['hi']:.3f}] ({s['min']:.3f}–{s['max']:.3f})"
 
 
+def scoring_seeds(folder: Path, result: dict[str, Any]) -> tuple[list[int], list[dict[str, np.ndarray]]]:
+    """The row's candidate seeds and their per-sample arrays: eval.json's, then those of
+    ``eval-more-seeds.json`` where present (same checkpoint and protocol, no seed twice)."""
+    seeds, arrays = [int(x) for x in result["seeds"]], per_sample(result, "scoring")
+    more_path = folder / MORE_SEEDS[0]
+    if not more_path.is_file():
+        return seeds, arrays
+    more = json.loads(more_path.read_text())
+    clash = [k for k in SAME_EVALUATION if result.get(k) != more.get(k)]
+    mine, theirs = result.get("manifest", {}), more.get("manifest", {})
+    clash += [f"manifest.{k}" for k in ("checkpoint", "config") if mine.get(k) != theirs.get(k)]
+    twice = sorted(set(seeds) & {int(x) for x in more["seeds"]})
+    if clash or twice:
+        raise SystemExit(f"{more_path}: cannot pool with eval.json: " + (f"differs in {', '.join(clash)}" if clash else f"seeds {twice} in both"))
+    return seeds + [int(x) for x in more["seeds"]], arrays + per_sample(more, "scoring")
+
+
 def row_stats(folder: Path) -> dict[str, Any] | None:
     path = folder / "eval.json"
     if not path.is_file():
         return None
     result = json.loads(path.read_text())
     out: dict[str, Any] = {"scoring": {}, "generation": {}}
-    seeds = per_sample(result, "scoring")
-    out["seeds"], out["per_seed"] = [int(x) for x in result["seeds"]], seeds
+    out["seeds"], seeds = scoring_seeds(folder, result)
+    out["per_seed"] = seeds
     for m in SCORING:
         out["scoring"][m] = summary(seeds, m)
     gen = per_sample(result, "generation")
